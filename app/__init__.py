@@ -1,0 +1,113 @@
+"""The application factory: `create_app()` builds a configured app with everything registered."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from config import load_config
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: dict[str, Any] | None = None, env: str | None = None) -> Flask:
+    """Build the app for `env` (default: APP_ENV), with `test_config` applied last."""
+    config = load_config(env, overrides=test_config)
+    app = Flask(__name__, instance_path=str(Path(config["INSTANCE_DIR"]).resolve()))
+    app.config.from_mapping(config)
+    Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
+    Path(app.config["STATIC_INDEX_DIR"]).mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from flask_session import Session
+
+    from app import database, i18n, models  # noqa: F401  (the metadata sees every table)
+    from app.extensions import babel, cache, csrf, db, login_manager, migrate, queue, redis_store
+    from app.services import catalog_cache
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+        compare_type=True,
+        render_as_batch=True,
+    )
+    redis_store.init_app(app)
+    cache.init_app(
+        app,
+        config={
+            "CACHE_TYPE": "RedisCache",
+            "CACHE_REDIS_HOST": redis_store.raw,
+            "CACHE_KEY_PREFIX": app.config["CACHE_KEY_PREFIX"],
+            "CACHE_DEFAULT_TIMEOUT": app.config["CATALOG_CACHE_SECONDS"],
+        },
+    )
+    app.config.update(
+        SESSION_TYPE="redis",
+        SESSION_REDIS=redis_store.raw,
+        SESSION_KEY_PREFIX="session:",
+        SESSION_PERMANENT=True,
+        SESSION_USE_SIGNER=False,
+    )
+    Session(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "main.index"
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    queue.init_app(app)
+    catalog_cache.init_app(app)
+
+    from app.models import User
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        # The id carries the user's session generation: a password change ends old sessions.
+        ident, _, generation = user_id.partition(":")
+        if not ident.isdigit() or not generation.isdigit():
+            return None
+        user = db.session.get(User, int(ident))
+        if user is None or not user.active or user.session_generation != int(generation):
+            return None
+        return user
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.blueprints.api import bp as api_bp
+    from app.blueprints.courses import bp as courses_bp
+    from app.blueprints.main import bp as main_bp
+    from app.extensions import csrf
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(courses_bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    csrf.exempt(api_bp)  # the API authenticates with tokens, never with cookies
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from app.blueprints.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from app.commands import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from app.templating import register
+
+    register(app)

@@ -1,0 +1,60 @@
+"""Every model, imported here so that the metadata (and Alembic) sees the whole schema."""
+
+from app.models.catalog import (
+    FAQ,
+    Course,
+    CourseCategory,
+    CourseChapter,
+    CourseDetail,
+    CourseSection,
+    CourseType,
+    DegreeCourse,
+    ItemType,
+    Level,
+    Product,
+    ProductStatus,
+    SectionType,
+    Teacher,
+    course_recommendations,
+    course_teachers,
+    degree_course_courses,
+    degree_course_mentors,
+)
+from app.models.coupons import Coupon, CouponKind, CouponRecord, RecordStatus
+from app.models.orders import Order, OrderLine, OrderStatus, PaymentEvent, PaymentMethod
+from app.models.pricing import PricePolicy
+from app.models.users import ApiToken, Enrollment, User
+
+__all__ = [
+    "FAQ",
+    "ApiToken",
+    "Coupon",
+    "CouponKind",
+    "CouponRecord",
+    "Course",
+    "CourseCategory",
+    "CourseChapter",
+    "CourseDetail",
+    "CourseSection",
+    "CourseType",
+    "DegreeCourse",
+    "Enrollment",
+    "ItemType",
+    "Level",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "PaymentEvent",
+    "PaymentMethod",
+    "PricePolicy",
+    "Product",
+    "ProductStatus",
+    "RecordStatus",
+    "SectionType",
+    "Teacher",
+    "User",
+    "course_recommendations",
+    "course_teachers",
+    "degree_course_courses",
+    "degree_course_mentors",
+]

@@ -1,0 +1,38 @@
+"""Price policies: how long a product may be studied, for how much."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.types import Money
+
+
+class PricePolicy(db.Model):
+    """One period of one product. A period no longer sold is retired (`active` false), never
+    deleted: order lines keep pointing at it."""
+
+    __tablename__ = "price_policies"
+    __table_args__ = (
+        UniqueConstraint("product_id", "valid_period", name="uq_price_policies_product_period"),
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("valid_period >= 0", name="period_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    valid_period: Mapped[int] = mapped_column(Integer)  # days; 0 = forever
+    price: Mapped[Decimal] = mapped_column(Money)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    product: Mapped[Product] = relationship(back_populates="price_policies")  # noqa: F821
+
+    @property
+    def is_forever(self) -> bool:
+        return self.valid_period == 0
+
+    def __str__(self) -> str:
+        return f"{self.valid_period}d ¥{self.price}"

@@ -1,0 +1,225 @@
+"""Configuration classes, read from the environment (CONTRACT.md, "Configuration").
+
+Classes hold the defaults of each environment; `load_config` reads the environment when an app
+is made (not at import), so a test can set a variable and build an app that sees it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a configuration the app may start with."""
+
+
+def parse_flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def parse_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def development_secret_key(instance_dir: Path) -> str:
+    """One key for every process of a development checkout, made once, never committed."""
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    path = instance_dir / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process may be writing it this very moment
+            key = path.read_text().strip()
+            if key:
+                return key
+            import time
+
+            time.sleep(0.02)
+        raise ConfigError(f"{path} is empty: delete it and start again") from None
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+class Config:
+    """Defaults shared by every environment; subclasses change what differs."""
+
+    ENV_NAME = "base"
+    TESTING = False
+    DEBUG = False
+
+    INSTANCE_DIR = str(BASE_DIR / "instance")
+    SECRET_KEY: str | None = None
+    SQLALCHEMY_DATABASE_URI: str | None = None  # None: SQLite file in the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "pool_recycle": 3600}
+
+    REDIS_URL = "redis://127.0.0.1:6379/0"
+    # When no Redis answers: False refuses to start, True uses an in-process store (loudly).
+    REDIS_EMBEDDED_FALLBACK = False
+
+    CAPTCHA_ENABLED = True
+    RATELIMIT_ENABLED = True
+    PAYMENT_SANDBOX = True
+
+    ALIPAY_APP_ID: str | None = None
+    ALIPAY_APP_PRIVATE_KEY_PATH: str | None = None
+    ALIPAY_PUBLIC_KEY_PATH: str | None = None
+    ALIPAY_GATEWAY_URL: str | None = None
+    ALIPAY_SELLER_ID: str | None = None
+
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    ORDER_PAYMENT_TIMEOUT_MINUTES = 30
+    REFUND_WINDOW_DAYS = 7
+    STATIC_INDEX_DIR = str(BASE_DIR / "app" / "static" / "generated")
+    UPLOAD_FOLDER: str | None = None  # None: instance/uploads
+    MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+    CORS_ORIGINS: list[str] = []
+
+    # Catalog reads are cached in Redis; bumping the catalog version invalidates them all.
+    CATALOG_CACHE_SECONDS = 600
+    CACHE_KEY_PREFIX = "cache:"
+
+    BABEL_DEFAULT_LOCALE = "zh"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    LANGUAGES = ("zh", "en")
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+
+    # Jobs run inline in the web process (no worker) when Redis is embedded or tests ask.
+    RQ_INLINE = False
+
+    @classmethod
+    def validate(cls, config: Mapping[str, Any]) -> None:
+        """Refuse configurations that must never run; subclasses add their own rules."""
+        if config["ORDER_PAYMENT_TIMEOUT_MINUTES"] < 1:
+            raise ConfigError("ORDER_PAYMENT_TIMEOUT_MINUTES must be at least 1")
+        if config["REFUND_WINDOW_DAYS"] < 0:
+            raise ConfigError("REFUND_WINDOW_DAYS must not be negative")
+        if config["MAX_CONTENT_LENGTH"] < 1024:
+            raise ConfigError("MAX_CONTENT_LENGTH must be at least 1024 bytes")
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    REDIS_EMBEDDED_FALLBACK = True
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret-key-not-for-production"  # noqa: S105
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    REDIS_URL = "redis://127.0.0.1:6379/15"
+    REDIS_EMBEDDED_FALLBACK = True
+    WTF_CSRF_ENABLED = False
+    CAPTCHA_ENABLED = False
+    RATELIMIT_ENABLED = False
+    RQ_INLINE = True
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    PAYMENT_SANDBOX = False
+
+    @classmethod
+    def validate(cls, config: Mapping[str, Any]) -> None:
+        super().validate(config)
+        if not config.get("SECRET_KEY"):
+            raise ConfigError("production refuses to start without SECRET_KEY")
+        if not config.get("SQLALCHEMY_DATABASE_URI"):
+            raise ConfigError("production refuses to start without DATABASE_URL")
+        if config["PAYMENT_SANDBOX"]:
+            raise ConfigError("production refuses to start with PAYMENT_SANDBOX on")
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+# environment variable -> (config key, parser)
+ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "SECRET_KEY": ("SECRET_KEY", str),
+    "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
+    "REDIS_URL": ("REDIS_URL", str),
+    "CAPTCHA_ENABLED": ("CAPTCHA_ENABLED", parse_flag),
+    "RATELIMIT_ENABLED": ("RATELIMIT_ENABLED", parse_flag),
+    "PAYMENT_SANDBOX": ("PAYMENT_SANDBOX", parse_flag),
+    "ALIPAY_APP_ID": ("ALIPAY_APP_ID", str),
+    "ALIPAY_APP_PRIVATE_KEY_PATH": ("ALIPAY_APP_PRIVATE_KEY_PATH", str),
+    "ALIPAY_PUBLIC_KEY_PATH": ("ALIPAY_PUBLIC_KEY_PATH", str),
+    "ALIPAY_GATEWAY_URL": ("ALIPAY_GATEWAY_URL", str),
+    "ALIPAY_SELLER_ID": ("ALIPAY_SELLER_ID", str),
+    "PUBLIC_BASE_URL": ("PUBLIC_BASE_URL", lambda v: v.rstrip("/")),
+    "ORDER_PAYMENT_TIMEOUT_MINUTES": ("ORDER_PAYMENT_TIMEOUT_MINUTES", int),
+    "REFUND_WINDOW_DAYS": ("REFUND_WINDOW_DAYS", int),
+    "STATIC_INDEX_DIR": ("STATIC_INDEX_DIR", str),
+    "UPLOAD_FOLDER": ("UPLOAD_FOLDER", str),
+    "MAX_CONTENT_LENGTH": ("MAX_CONTENT_LENGTH", int),
+    "CORS_ORIGINS": ("CORS_ORIGINS", parse_list),
+    "INSTANCE_DIR": ("INSTANCE_DIR", str),
+}
+# The tests' own servers, so that `make test` never touches the development database.
+TEST_ENVIRONMENT = {
+    "TEST_DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
+    "TEST_REDIS_URL": ("REDIS_URL", str),
+}
+
+
+def config_class(name: str | None = None) -> type[Config]:
+    name = (name or os.environ.get("APP_ENV") or "development").strip().lower()
+    try:
+        return CONFIGS[name]
+    except KeyError as exc:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(CONFIGS)}, got {name!r}") from exc
+
+
+def load_config(
+    name: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The settings of one app: class defaults, then the environment, then `overrides`."""
+    environ = os.environ if environ is None else environ
+    cls = config_class(name or environ.get("APP_ENV"))
+    config = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
+    variables = dict(ENVIRONMENT)
+    if cls is TestingConfig:
+        # Tests never read the development servers' addresses, only their own.
+        variables.pop("DATABASE_URL")
+        variables.pop("REDIS_URL")
+        variables.update(TEST_ENVIRONMENT)
+    for variable, (key, parse) in variables.items():
+        raw = environ.get(variable)
+        if raw is None or raw.strip() == "":
+            continue
+        try:
+            config[key] = parse(raw.strip())
+        except ValueError as exc:
+            raise ConfigError(f"{variable} is not valid: {raw!r}") from exc
+    config.update(overrides or {})
+
+    instance_dir = Path(config["INSTANCE_DIR"])
+    if not config.get("SQLALCHEMY_DATABASE_URI") and cls is not ProductionConfig:
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance_dir / 'luffy.sqlite3'}"
+    if not config.get("UPLOAD_FOLDER"):
+        config["UPLOAD_FOLDER"] = str(instance_dir / "uploads")
+    cls.validate(config)
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = development_secret_key(instance_dir)
+    config["CONFIG_CLASS"] = cls
+    return config

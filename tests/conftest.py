@@ -1,0 +1,272 @@
+"""Fixtures every test builds on: the app on a clean database and a clean Redis of its own.
+
+The suite runs on the real MariaDB and Redis when they answer (or TEST_DATABASE_URL /
+TEST_REDIS_URL), in a database and a Redis db number of its own; otherwise on SQLite and an
+in-process Redis, skipping (with the reason) the tests that need the real servers.
+REQUIRE_SERVICES=1 turns such a skip into a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymysql
+import pytest
+import redis
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+MARIADB_DEFAULT = "mysql+pymysql://root@127.0.0.1:3306/luffy_test_{worker}?charset=utf8mb4"
+REDIS_DEFAULT = "redis://127.0.0.1:6379/{db}"
+
+
+@dataclass
+class Services:
+    database_url: str
+    redis_url: str
+    mariadb: bool
+    redis: bool
+    why_not: dict[str, str]
+
+
+def _mariadb_url() -> tuple[str | None, str]:
+    url = os.environ.get("TEST_DATABASE_URL") or MARIADB_DEFAULT.format(worker=WORKER)
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("mysql"):
+        return url, ""
+    try:
+        conn = pymysql.connect(
+            host=parsed.host or "127.0.0.1",
+            port=parsed.port or 3306,
+            user=parsed.username or "root",
+            password=parsed.password or "",
+            connect_timeout=2,
+        )
+    except pymysql.MySQLError as exc:
+        return None, f"MariaDB at {parsed.host}:{parsed.port} does not answer ({exc})"
+    with conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{parsed.database}`")
+        cur.execute(
+            f"CREATE DATABASE `{parsed.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )
+    return url, ""
+
+
+def _drop_mariadb(url: str) -> None:
+    parsed = make_url(url)
+    with contextlib.suppress(pymysql.MySQLError):
+        conn = pymysql.connect(
+            host=parsed.host or "127.0.0.1",
+            port=parsed.port or 3306,
+            user=parsed.username or "root",
+            password=parsed.password or "",
+            connect_timeout=2,
+        )
+        with conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{parsed.database}`")
+
+
+def _redis_url() -> tuple[str, str]:
+    # Never db 0, which `make run` uses; each xdist worker gets a number of its own.
+    number = 15 - (int(WORKER[2:]) if WORKER.startswith("gw") else 0)
+    url = os.environ.get("TEST_REDIS_URL") or REDIS_DEFAULT.format(db=max(number, 1))
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        return url, f"Redis at {url} does not answer ({exc})"
+    return url, ""
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory) -> Iterator[Services]:
+    why_not = {}
+    database_url, reason = _mariadb_url()
+    if database_url is None:
+        why_not["mariadb"] = reason
+        database_url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    redis_url, reason = _redis_url()
+    if reason:
+        why_not["redis"] = reason
+    if REQUIRE_SERVICES and why_not:
+        pytest.exit(f"REQUIRE_SERVICES=1 but {'; '.join(why_not.values())}", returncode=3)
+    found = Services(
+        database_url=database_url,
+        redis_url=redis_url,
+        mariadb=database_url.startswith("mysql"),
+        redis="redis" not in why_not,
+        why_not=why_not,
+    )
+    yield found
+    if found.mariadb:
+        _drop_mariadb(database_url)
+
+
+def test_config(services: Services, tmp_path: Path, **extra) -> dict:
+    config = {
+        "SQLALCHEMY_DATABASE_URI": services.database_url,
+        "REDIS_URL": services.redis_url,
+        "INSTANCE_DIR": str(tmp_path / "instance"),
+        "STATIC_INDEX_DIR": str(tmp_path / "generated"),
+        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    }
+    config.update(extra)
+    return config
+
+
+@pytest.fixture(scope="session")
+def _schema(services: Services, tmp_path_factory) -> None:
+    """The schema made once per run, by the migrations themselves."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    app = create_app(test_config(services, tmp_path_factory.mktemp("schema")), env="testing")
+    with app.app_context():
+        upgrade()
+        from app.extensions import db
+
+        db.engine.dispose()
+
+
+def clean_database(app) -> None:
+    from app.extensions import db
+
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.execute(text("PRAGMA foreign_keys=OFF"))
+        else:
+            conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
+        for name in tables:
+            conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - our own table names
+        if conn.dialect.name == "sqlite":
+            conn.execute(text("PRAGMA foreign_keys=ON"))
+        else:
+            conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
+
+
+def flush_redis(app) -> None:
+    app.extensions["redis_store"].raw.flushdb()
+
+
+@pytest.fixture
+def make_app(services: Services, _schema, tmp_path: Path):
+    """Build an app on the test servers with extra settings: `make_app(CAPTCHA_ENABLED=True)`."""
+    from app import create_app
+
+    made = []
+
+    def factory(**extra):
+        app = create_app(test_config(services, tmp_path, **extra), env="testing")
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        with app.app_context():
+            from app.extensions import db
+
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    """The app, its context pushed for the test, on a clean database and Redis."""
+    app = make_app()
+    flush_redis(app)
+    with app.app_context():
+        yield app
+        from app.extensions import db
+
+        db.session.remove()
+        clean_database(app)
+    flush_redis(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db_session(app):
+    from app.extensions import db
+
+    return db.session
+
+
+@pytest.fixture
+def mariadb(services: Services) -> None:
+    """Use in a test that needs the real MariaDB (locks, races): skipped on SQLite."""
+    if not services.mariadb:
+        pytest.skip(services.why_not.get("mariadb", "not running on MariaDB"))
+
+
+@pytest.fixture
+def real_redis(services: Services) -> None:
+    if not services.redis:
+        pytest.skip(services.why_not.get("redis", "no real Redis"))
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        self.statements.append(statement)
+
+
+@pytest.fixture
+def count_queries(app):
+    """`with count_queries() as counter: ...; counter.count` counts SQL sent in the block."""
+    from app.extensions import db
+
+    @contextlib.contextmanager
+    def counting() -> Iterator[QueryCounter]:
+        counter = QueryCounter()
+        event.listen(db.engine, "before_cursor_execute", counter)
+        try:
+            yield counter
+        finally:
+            event.remove(db.engine, "before_cursor_execute", counter)
+
+    return counting
+
+
+@pytest.fixture
+def sqlite_app(services: Services, tmp_path: Path):
+    """An app on a fresh SQLite file upgraded by the migrations, whatever the suite runs on."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    path = Path(tempfile.mkdtemp(dir=tmp_path)) / "sqlite.db"
+    app = create_app(
+        test_config(services, tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}"),
+        env="testing",
+    )
+    with app.app_context():
+        upgrade()
+        yield app
+        from app.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
