@@ -10,7 +10,7 @@ import os
 import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -58,7 +58,7 @@ class Config:
     INSTANCE_DIR = str(BASE_DIR / "instance")
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None  # None: SQLite file in the instance folder
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "pool_recycle": 3600}
+    SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True, "pool_recycle": 3600}
 
     REDIS_URL = "redis://127.0.0.1:6379/0"
     # When no Redis answers: False refuses to start, True uses an in-process store (loudly).
@@ -80,7 +80,7 @@ class Config:
     STATIC_INDEX_DIR = str(BASE_DIR / "app" / "static" / "generated")
     UPLOAD_FOLDER: str | None = None  # None: instance/uploads
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
-    CORS_ORIGINS: list[str] = []
+    CORS_ORIGINS: ClassVar[list[str]] = []
 
     # Catalog reads are cached in Redis; bumping the catalog version invalidates them all.
     CATALOG_CACHE_SECONDS = 600

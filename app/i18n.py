@@ -30,7 +30,7 @@ def current_language() -> str:
 
 
 def period_text(days: int) -> str:
-    """A policy's period in the largest whole unit: forever, years, months (30 days), weeks, days."""
+    """A policy's period in its largest whole unit: years, months (30 days), weeks or days."""
     if days == 0:
         return _("Forever")
     for unit_days, one, many in (

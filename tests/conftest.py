@@ -146,7 +146,7 @@ def clean_database(app) -> None:
         else:
             conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
         for name in tables:
-            conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - our own table names
+            conn.execute(text(f"DELETE FROM {name}"))
         if conn.dialect.name == "sqlite":
             conn.execute(text("PRAGMA foreign_keys=ON"))
         else:

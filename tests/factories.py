@@ -54,7 +54,6 @@ class UserFactory(BaseFactory):
     password = _PASSWORD  # what the hash above is of, for tests that log in
 
 
-
 class CategoryFactory(BaseFactory):
     class Meta:
         model = CourseCategory

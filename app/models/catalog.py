@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -102,7 +103,10 @@ class Product(db.Model):
         back_populates="product", order_by="FAQ.sort_order", cascade="all, delete-orphan"
     )
 
-    __mapper_args__ = {"polymorphic_on": "item_type", "polymorphic_identity": "product"}
+    __mapper_args__: ClassVar[dict] = {
+        "polymorphic_on": "item_type",
+        "polymorphic_identity": "product",
+    }
 
     @property
     def is_visible(self) -> bool:
@@ -197,7 +201,7 @@ class Course(Product):
         secondaryjoin="Course.id == course_recommendations.c.recommended_id",
     )
 
-    __mapper_args__ = {"polymorphic_identity": ItemType.COURSE.value}
+    __mapper_args__: ClassVar[dict] = {"polymorphic_identity": ItemType.COURSE.value}
 
 
 class CourseDetail(db.Model):
@@ -237,7 +241,7 @@ class DegreeCourse(Product):
     )
     mentors: Mapped[list[Teacher]] = relationship(secondary=degree_course_mentors)
 
-    __mapper_args__ = {"polymorphic_identity": ItemType.DEGREE_COURSE.value}
+    __mapper_args__: ClassVar[dict] = {"polymorphic_identity": ItemType.DEGREE_COURSE.value}
 
 
 class CourseChapter(db.Model):

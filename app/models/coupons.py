@@ -99,9 +99,7 @@ class CouponRecord(db.Model):
     __tablename__ = "coupon_records"
     __table_args__ = (
         UniqueConstraint("coupon_id", "user_id", name="uq_coupon_records_coupon_user"),
-        CheckConstraint(
-            "status IN ('unused', 'reserved', 'used')", name="status"
-        ),
+        CheckConstraint("status IN ('unused', 'reserved', 'used')", name="status"),
         Index("ix_coupon_records_user_status", "user_id", "status"),
     )
 

@@ -48,9 +48,7 @@ class Order(db.Model):
             "original_amount >= 0 AND discount_amount >= 0 AND actual_amount >= 0",
             name="amounts_not_negative",
         ),
-        CheckConstraint(
-            "original_amount - discount_amount = actual_amount", name="amounts_add_up"
-        ),
+        CheckConstraint("original_amount - discount_amount = actual_amount", name="amounts_add_up"),
         Index("ix_orders_user_created", "user_id", "created_at"),
         Index("ix_orders_status_created", "status", "created_at"),
     )

@@ -7,12 +7,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-# MariaDB reports a failed CHECK as an operational error (4025), SQLite as an integrity one.
-REFUSED = (IntegrityError, OperationalError)
-
 from app.extensions import db
 from app.models import Course, PricePolicy, Product
 from tests.factories import CourseFactory, DegreeCourseFactory
+
+# MariaDB reports a failed CHECK as an operational error (4025), SQLite as an integrity one.
+REFUSED = (IntegrityError, OperationalError)
 
 
 def test_a_duplicate_policy_is_refused_by_the_database(app):

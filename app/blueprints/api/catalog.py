@@ -1,0 +1,66 @@
+"""Catalog endpoints: categories, courses, degree courses."""
+
+from __future__ import annotations
+
+from app.blueprints.api import api
+from app.schemas.catalog import (
+    CategoryOut,
+    CourseListQuery,
+    CourseOut,
+    CoursePageOut,
+    DegreeOut,
+    DegreePageOut,
+    PageQuery,
+)
+from app.services import catalog
+
+TAGS = ["catalog"]
+
+
+@api.route("/categories", summary="Course categories", tags=TAGS, response=list[CategoryOut])
+def list_categories():
+    return catalog.list_categories()
+
+
+@api.route(
+    "/courses",
+    summary="Online courses, filtered, searched, sorted and paginated",
+    tags=TAGS,
+    query=CourseListQuery,
+    response=CoursePageOut,
+)
+def list_courses(query: CourseListQuery):
+    return catalog.list_courses(query.to_query())
+
+
+@api.route(
+    "/courses/<int:course_id>",
+    summary="A course with its detail, teachers, chapters, FAQs and price policies",
+    tags=TAGS,
+    response=CourseOut,
+    errors=(404,),
+)
+def get_course(course_id: int):
+    return catalog.get_course(course_id)
+
+
+@api.route(
+    "/degree-courses",
+    summary="Online degree courses, paginated",
+    tags=TAGS,
+    query=PageQuery,
+    response=DegreePageOut,
+)
+def list_degree_courses(query: PageQuery):
+    return catalog.list_degree_courses(query.page, query.per_page)
+
+
+@api.route(
+    "/degree-courses/<int:degree_id>",
+    summary="A degree course with the courses it contains",
+    tags=TAGS,
+    response=DegreeOut,
+    errors=(404,),
+)
+def get_degree_course(degree_id: int):
+    return catalog.get_degree_course(degree_id)

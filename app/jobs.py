@@ -1,0 +1,47 @@
+"""RQ job functions. Each runs inside an app context of its own, in a worker or inline.
+
+Jobs are enqueued through `app.extensions.queue.enqueue_after_commit`, never before the commit
+that makes them necessary. A job takes ids, never model instances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, has_app_context
+
+_worker_app: Flask | None = None
+
+
+def use_app(app: Flask) -> None:
+    """The worker's one app, made once for its whole life (worker.py)."""
+    global _worker_app
+    _worker_app = app
+
+
+@contextmanager
+def job_context() -> Iterator[Flask]:
+    """A fresh app context (and so a fresh database session) for one job."""
+    if has_app_context():  # inline: run beside the request, never inside its session
+        app = current_app._get_current_object()
+    elif _worker_app is not None:
+        app = _worker_app
+    else:
+        from app import create_app
+
+        app = create_app()
+        use_app(app)
+    with app.app_context():
+        from app.extensions import db
+
+        try:
+            yield app
+        finally:
+            db.session.remove()
+
+
+def ping(value: str) -> str:
+    """A job that only answers: the worker's health check and the queue's own test."""
+    with job_context():
+        return value

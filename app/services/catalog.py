@@ -1,0 +1,334 @@
+"""What students may see of the catalog, as plain dicts ready for a page or the API, cached.
+
+Only online products appear: offline and upcoming ones are invisible here, whatever the id.
+Every list is read in a fixed number of queries, whatever its length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from app.extensions import db
+from app.i18n import current_language, period_text
+from app.models import (
+    Course,
+    CourseCategory,
+    CourseChapter,
+    DegreeCourse,
+    Enrollment,
+    PricePolicy,
+    Product,
+    ProductStatus,
+)
+from app.services.catalog_cache import cached
+from app.services.errors import NotFound
+
+SORTS = ("default", "newest", "price_asc", "price_desc", "popular")
+LEVELS = ("beginner", "intermediate", "advanced")
+
+
+@dataclass(frozen=True)
+class CourseQuery:
+    """A validated course-list request: filters, sort and page."""
+
+    category_id: int | None = None
+    level: str | None = None
+    q: str | None = None
+    sort: str = "default"
+    page: int = 1
+    per_page: int = 12
+
+
+# --- shapes -----------------------------------------------------------------------------------
+
+
+def money(value) -> str:
+    return f"{value:.2f}"
+
+
+def policy_dict(policy: PricePolicy) -> dict[str, Any]:
+    return {
+        "id": policy.id,
+        "valid_period": policy.valid_period,
+        "valid_period_text": period_text(policy.valid_period),
+        "price": money(policy.price),
+    }
+
+
+def policies_of(product: Product) -> list[dict[str, Any]]:
+    return [policy_dict(p) for p in product.price_policies if p.active]
+
+
+def category_dict(category: CourseCategory | None) -> dict[str, Any] | None:
+    if category is None:
+        return None
+    name = category.name_en if current_language() == "en" and category.name_en else category.name
+    return {"id": category.id, "name": name}
+
+
+def course_summary(course: Course) -> dict[str, Any]:
+    return {
+        "id": course.id,
+        "name": course.name,
+        "brief": course.brief,
+        "course_img": course.course_img,
+        "level": course.level,
+        "category": category_dict(course.category),
+        "price_policies": policies_of(course),
+    }
+
+
+def teacher_dict(teacher) -> dict[str, Any]:
+    return {
+        "id": teacher.id,
+        "name": teacher.name,
+        "title": teacher.title,
+        "signature": teacher.signature,
+        "image": teacher.image,
+        "brief": teacher.brief,
+    }
+
+
+def faq_dict(faq) -> dict[str, Any]:
+    return {"id": faq.id, "question": faq.question, "answer": faq.answer}
+
+
+def section_dict(section) -> dict[str, Any]:
+    shown = {
+        "id": section.id,
+        "name": section.name,
+        "section_type": section.section_type,
+        "duration": section.duration,
+        "free_trial": section.free_trial,
+    }
+    if section.free_trial:  # the link of a paid section is for enrolled students only
+        shown["link"] = section.link
+    return shown
+
+
+def degree_summary(degree: DegreeCourse) -> dict[str, Any]:
+    return {
+        "id": degree.id,
+        "name": degree.name,
+        "brief": degree.brief,
+        "course_img": degree.course_img,
+        "period": degree.period,
+        "total_scholarship": money(degree.total_scholarship),
+        "courses": [
+            {"id": c.id, "name": c.name} for c in degree.courses if c.status == ProductStatus.ONLINE
+        ],
+        "price_policies": policies_of(degree),
+    }
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def list_categories() -> list[dict[str, Any]]:
+    def build():
+        categories = db.session.scalars(
+            select(CourseCategory).order_by(CourseCategory.sort_order, CourseCategory.id)
+        )
+        return [category_dict(c) for c in categories]
+
+    return cached("categories", (current_language(),), build)
+
+
+def _min_price():
+    return (
+        select(func.min(PricePolicy.price))
+        .where(PricePolicy.product_id == Product.id, PricePolicy.active.is_(True))
+        .correlate(Product)
+        .scalar_subquery()
+    )
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filtered_courses(query: CourseQuery) -> Select:
+    stmt = select(Course).where(Course.status == ProductStatus.ONLINE)
+    if query.category_id:
+        stmt = stmt.where(Course.category_id == query.category_id)
+    if query.level:
+        stmt = stmt.where(Course.level == query.level)
+    if query.q:
+        pattern = _like(query.q)
+        stmt = stmt.where(
+            or_(Course.name.ilike(pattern, escape="\\"), Course.brief.ilike(pattern, escape="\\"))
+        )
+    return stmt
+
+
+def _ordered(stmt: Select, sort: str) -> Select:
+    if sort == "newest":
+        return stmt.order_by(Course.created_at.desc(), Course.id.desc())
+    if sort in ("price_asc", "price_desc"):
+        price = _min_price()
+        # Courses with no price yet go last either way.
+        direction = price.asc() if sort == "price_asc" else price.desc()
+        return stmt.order_by(price.is_(None), direction, Course.sort_order, Course.id)
+    if sort == "popular":
+        students = (
+            select(func.count(Enrollment.id))
+            .where(Enrollment.product_id == Product.id)
+            .correlate(Product)
+            .scalar_subquery()
+        )
+        return stmt.order_by(students.desc(), Course.sort_order, Course.id)
+    return stmt.order_by(Course.sort_order, Course.id)
+
+
+def list_courses(query: CourseQuery) -> dict[str, Any]:
+    def build():
+        filtered = _filtered_courses(query)
+        total = db.session.scalar(select(func.count()).select_from(filtered.subquery()))
+        page = db.session.scalars(
+            _ordered(filtered, query.sort)
+            .options(joinedload(Course.category), selectinload(Course.price_policies))
+            .limit(query.per_page)
+            .offset((query.page - 1) * query.per_page)
+        ).all()
+        return {
+            "items": [course_summary(c) for c in page],
+            "total": total,
+            "page": query.page,
+            "per_page": query.per_page,
+        }
+
+    key = (current_language(), *(getattr(query, f) for f in query.__dataclass_fields__))
+    return cached("courses", key, build)
+
+
+def get_course(course_id: int) -> dict[str, Any]:
+    """The course page's whole content; NotFound for unknown and hidden courses alike."""
+
+    def build():
+        course = db.session.scalar(
+            select(Course)
+            .where(Course.id == course_id, Course.status == ProductStatus.ONLINE)
+            .options(
+                joinedload(Course.category),
+                joinedload(Course.detail),
+                selectinload(Course.price_policies),
+                selectinload(Course.teachers),
+                selectinload(Course.chapters).selectinload(CourseChapter.sections),
+                selectinload(Course.faqs),
+                selectinload(Course.recommended),
+            )
+        )
+        if course is None:
+            return None
+        detail = course.detail
+        return {
+            **course_summary(course),
+            "course_type": course.course_type,
+            "period": course.period,
+            "detail": None
+            if detail is None
+            else {
+                "hours": detail.hours,
+                "slogan": detail.slogan,
+                "video_brief_link": detail.video_brief_link,
+                "why_study": detail.why_study,
+                "what_to_study": detail.what_to_study,
+                "career_improvement": detail.career_improvement,
+                "prerequisite": detail.prerequisite,
+            },
+            "teachers": [teacher_dict(t) for t in course.teachers],
+            "chapters": [
+                {
+                    "id": ch.id,
+                    "number": ch.number,
+                    "name": ch.name,
+                    "summary": ch.summary,
+                    "sections": [section_dict(s) for s in ch.sections],
+                }
+                for ch in course.chapters
+            ],
+            "faqs": [faq_dict(f) for f in course.faqs],
+            "recommended": [
+                {"id": r.id, "name": r.name, "brief": r.brief, "course_img": r.course_img}
+                for r in course.recommended
+                if r.status == ProductStatus.ONLINE
+            ],
+        }
+
+    found = cached("course", (current_language(), course_id), build)
+    if found is None:
+        raise NotFound("No such course.")
+    return found
+
+
+def list_degree_courses(page: int = 1, per_page: int = 12) -> dict[str, Any]:
+    def build():
+        visible = select(DegreeCourse).where(DegreeCourse.status == ProductStatus.ONLINE)
+        total = db.session.scalar(select(func.count()).select_from(visible.subquery()))
+        degrees = db.session.scalars(
+            visible.order_by(DegreeCourse.sort_order, DegreeCourse.id)
+            .options(selectinload(DegreeCourse.courses), selectinload(DegreeCourse.price_policies))
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        ).all()
+        return {
+            "items": [degree_summary(d) for d in degrees],
+            "total": total,
+            "page": page,
+            "per_page": per_page,
+        }
+
+    return cached("degrees", (current_language(), page, per_page), build)
+
+
+def get_degree_course(degree_id: int) -> dict[str, Any]:
+    def build():
+        degree = db.session.scalar(
+            select(DegreeCourse)
+            .where(DegreeCourse.id == degree_id, DegreeCourse.status == ProductStatus.ONLINE)
+            .options(
+                selectinload(DegreeCourse.courses).selectinload(Course.category),
+                selectinload(DegreeCourse.price_policies),
+                selectinload(DegreeCourse.mentors),
+                selectinload(DegreeCourse.faqs),
+            )
+        )
+        if degree is None:
+            return None
+        return {
+            **degree_summary(degree),
+            "courses": [
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "brief": c.brief,
+                    "course_img": c.course_img,
+                    "level": c.level,
+                }
+                for c in degree.courses
+                if c.status == ProductStatus.ONLINE
+            ],
+            "scholarship_rules": degree.scholarship_rules,
+            "mentors": [teacher_dict(t) for t in degree.mentors],
+            "faqs": [faq_dict(f) for f in degree.faqs],
+        }
+
+    found = cached("degree", (current_language(), degree_id), build)
+    if found is None:
+        raise NotFound("No such degree course.")
+    return found
+
+
+def homepage() -> dict[str, Any]:
+    """What the homepage shows: nothing personal, the same for every visitor of a language."""
+    return {
+        "categories": list_categories(),
+        "featured": list_courses(CourseQuery(per_page=8))["items"],
+        "newest": list_courses(CourseQuery(sort="newest", per_page=4))["items"],
+        "degree_courses": list_degree_courses(per_page=4)["items"],
+    }
