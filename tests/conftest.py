@@ -23,7 +23,8 @@ from sqlalchemy.engine import make_url
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
-MARIADB_DEFAULT = "mysql+pymysql://root@127.0.0.1:3306/luffy_test_{worker}?charset=utf8mb4"
+# One database per test process, so that two runs side by side never share one.
+MARIADB_DEFAULT = "mysql+pymysql://root@127.0.0.1:3306/luffy_test_{worker}_{pid}?charset=utf8mb4"
 REDIS_DEFAULT = "redis://127.0.0.1:6379/{db}"
 
 
@@ -37,7 +38,9 @@ class Services:
 
 
 def _mariadb_url() -> tuple[str | None, str]:
-    url = os.environ.get("TEST_DATABASE_URL") or MARIADB_DEFAULT.format(worker=WORKER)
+    url = os.environ.get("TEST_DATABASE_URL") or MARIADB_DEFAULT.format(
+        worker=WORKER, pid=os.getpid()
+    )
     parsed = make_url(url)
     if not parsed.drivername.startswith("mysql"):
         return url, ""
