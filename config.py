@@ -65,6 +65,12 @@ class Config:
     REDIS_EMBEDDED_FALLBACK = False
 
     CAPTCHA_ENABLED = True
+    # ALTCHA proof of work: PBKDF2 iterations per attempt, the largest counter to find, and
+    # how long a challenge may be solved in.
+    CAPTCHA_ALGORITHM = "PBKDF2/SHA-256"
+    CAPTCHA_COST = 5_000
+    CAPTCHA_MAX_NUMBER = 1_000
+    CAPTCHA_EXPIRES_SECONDS = 300
     RATELIMIT_ENABLED = True
     PAYMENT_SANDBOX = True
 

@@ -7,4 +7,4 @@ from app.blueprints.api.spec import Api
 bp = Blueprint("api", __name__)
 api = Api(bp, prefix="/api/v1")
 
-from app.blueprints.api import catalog, meta  # noqa: E402, F401  (routes register on import)
+from app.blueprints.api import auth, catalog, meta  # noqa: E402, F401  (routes register on import)

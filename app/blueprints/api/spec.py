@@ -50,6 +50,8 @@ class Api:
         self.blueprint = blueprint
         self.prefix = prefix
         self.operations: list[Operation] = []
+        # Checks the request's credentials for `auth=True` routes (set by the auth module).
+        self.authenticate: Callable[[], Any] | None = None
 
     def route(
         self,
@@ -87,6 +89,8 @@ class Api:
 
             @functools.wraps(view)
             def wrapped(**kwargs: Any):
+                if auth:  # who is asking comes before what is asked
+                    self.authenticate()
                 if query is not None:
                     kwargs["query"] = parse_input(query, request.args)
                 if body is not None:

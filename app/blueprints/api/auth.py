@@ -1,0 +1,116 @@
+"""Account endpoints (register, login, logout, the bot check) and the API's token check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from sqlalchemy.exc import IntegrityError
+
+from app.blueprints.api import api
+from app.extensions import db
+from app.models import User
+from app.schemas.auth import (
+    CaptchaQuery,
+    ChallengeOut,
+    LoginIn,
+    RegisterIn,
+    TokenOut,
+    UserOut,
+)
+from app.services import accounts, captcha, tokens
+from app.services.errors import Conflict, Unauthorized
+
+TAGS = ["accounts"]
+SCHEMES = {"token", "bearer"}
+API_USER = "luffy.api_user"
+
+
+def request_token() -> str:
+    """The key of `Authorization: Token <key>` (or `Bearer <key>`); anything else is a 401."""
+    scheme, _, key = request.headers.get("Authorization", "").strip().partition(" ")
+    key = key.strip()
+    if scheme.lower() not in SCHEMES or not key:
+        raise Unauthorized()
+    return key
+
+
+def current_api_user() -> User:
+    """The user the request's token belongs to, checked once per request."""
+    # Kept in the request's environ, not in `g`: an app context can outlive one request.
+    if API_USER not in request.environ:
+        request.environ[API_USER] = tokens.authenticate_token(request_token())
+    return request.environ[API_USER]
+
+
+api.authenticate = current_api_user  # every `auth=True` route checks the token first
+
+
+def _user_out(user: User) -> dict[str, Any]:
+    return {"id": user.id, "username": user.username, "email": user.email}
+
+
+@api.route(
+    "/auth/register",
+    "POST",
+    summary="Create an account (the bot check first, when it is on)",
+    tags=TAGS,
+    body=RegisterIn,
+    response=UserOut,
+    status=201,
+    errors=(409, 413),
+)
+def register(body: RegisterIn):
+    captcha.verify("register", body.captcha)
+    try:
+        user = accounts.create_user(body.username, body.password, email=body.email or "")
+        db.session.commit()
+    except IntegrityError:
+        # Another request took the same username between the check and the insert.
+        db.session.rollback()
+        raise Conflict("That username is taken.", slug="username_taken") from None
+    return _user_out(user)
+
+
+@api.route(
+    "/auth/login",
+    "POST",
+    summary="Log in: a token valid for 14 days",
+    tags=TAGS,
+    body=LoginIn,
+    response=TokenOut,
+    errors=(401, 413),
+)
+def login(body: LoginIn):
+    captcha.verify("login", body.captcha)
+    key, token = tokens.log_in(body.username, body.password)
+    db.session.commit()
+    return {
+        "token": key,
+        "username": token.user.username,
+        "expires_at": token.expires_at.isoformat(),
+    }
+
+
+@api.route(
+    "/auth/logout",
+    "POST",
+    summary="Log out: revoke the token this request is made with",
+    tags=TAGS,
+    auth=True,
+)
+def logout():
+    tokens.revoke_token(request_token())
+    db.session.commit()
+    return None
+
+
+@api.route(
+    "/captcha",
+    summary="A bot-check challenge for the login or register form (ALTCHA)",
+    tags=TAGS,
+    query=CaptchaQuery,
+    response=ChallengeOut,
+)
+def get_captcha(query: CaptchaQuery):
+    return captcha.new_challenge(query.action)

@@ -1,0 +1,91 @@
+"""Schemas of accounts: registering, logging in, the bot check, and what they answer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, Field, StrictStr, StringConstraints
+
+from app.schemas.base import Out, Schema
+from app.services.accounts import EMAIL_MAX, PASSWORD_MAX
+from app.services.captcha import PAYLOAD_MAX_LENGTH
+
+
+def _email_or_blank(value: str) -> str:
+    if not value:
+        return ""
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValueError("Not a valid email address.") from None
+
+
+# The username and password rules themselves live in services.accounts; these bounds only keep
+# absurd input (a megabyte of username) from reaching them.
+Username = Annotated[StrictStr, Field(min_length=1, max_length=32, examples=["demo"])]
+# Passwords are taken exactly as typed: no stripping of spaces.
+Password = Annotated[
+    StrictStr, StringConstraints(strip_whitespace=False, min_length=1, max_length=PASSWORD_MAX)
+]
+Email = Annotated[StrictStr, Field(max_length=EMAIL_MAX), AfterValidator(_email_or_blank)]
+CaptchaPayload = Annotated[
+    StrictStr,
+    Field(max_length=PAYLOAD_MAX_LENGTH, description="the solved ALTCHA payload (base64)"),
+]
+
+
+class RegisterIn(Schema):
+    username: Username
+    password: Password
+    email: Email | None = None
+    captcha: CaptchaPayload | None = None
+
+
+class LoginIn(Schema):
+    username: Username
+    password: Password
+    captcha: CaptchaPayload | None = None
+
+
+class CaptchaQuery(Schema):
+    action: Literal["login", "register"]
+
+
+class UserOut(Out):
+    id: int
+    username: str
+    email: str
+
+
+class TokenOut(Out):
+    token: str
+    username: str
+    expires_at: Annotated[
+        str,
+        Field(
+            pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?\+00:00$",
+            description="ISO 8601 in UTC",
+        ),
+    ]
+
+
+class ChallengeParametersOut(Out):
+    algorithm: str
+    nonce: str
+    salt: str
+    cost: int
+    keyLength: int
+    keyPrefix: str
+    keySignature: str | None = None
+    memoryCost: int | None = None
+    parallelism: int | None = None
+    expiresAt: int | None = Field(None, description="Unix time")
+    data: dict[str, Any] | None = None
+
+
+class ChallengeOut(Out):
+    """An ALTCHA v2 challenge, as the widget expects it."""
+
+    parameters: ChallengeParametersOut
+    signature: str
