@@ -33,11 +33,11 @@ def period_text(days: int) -> str:
     """A policy's period in its largest whole unit: years, months (30 days), weeks or days."""
     if days == 0:
         return _("Forever")
-    for unit_days, one, many in (
-        (365, "%(num)d year", "%(num)d years"),
-        (30, "%(num)d month", "%(num)d months"),
-        (7, "%(num)d week", "%(num)d weeks"),
-    ):
-        if days % unit_days == 0:
-            return ngettext(one, many, days // unit_days)
+    # Literal msgids in each call, so that pybabel extracts every one of them.
+    if days % 365 == 0:
+        return ngettext("%(num)d year", "%(num)d years", days // 365)
+    if days % 30 == 0:
+        return ngettext("%(num)d month", "%(num)d months", days // 30)
+    if days % 7 == 0:
+        return ngettext("%(num)d week", "%(num)d weeks", days // 7)
     return ngettext("%(num)d day", "%(num)d days", days)
