@@ -30,7 +30,6 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
 
 
 def register_extensions(app: Flask) -> None:
-    import flask_babel
     from flask_session import Session
 
     from app import database, i18n, models  # noqa: F401  (the metadata sees every table)
@@ -67,9 +66,6 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "main.index"
     babel.init_app(app, locale_selector=i18n.select_locale)
-    # Flask-Babel keeps the locale on `g`, which outlives a request whose app context was
-    # pushed before it (tests, jobs): choose the language afresh for every request.
-    app.before_request(flask_babel.refresh)
     queue.init_app(app)
     catalog_cache.init_app(app)
 

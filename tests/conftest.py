@@ -18,6 +18,7 @@ from pathlib import Path
 import pymysql
 import pytest
 import redis
+from flask.testing import FlaskClient
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
@@ -160,6 +161,15 @@ def flush_redis(app) -> None:
     app.extensions["redis_store"].raw.flushdb()
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in an app context of its own, so it gets a fresh `g` and database
+    session as in production, not the test's (which stays pushed for factories)."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def make_app(services: Services, _schema, tmp_path: Path):
     """Build an app on the test servers with extra settings: `make_app(CAPTCHA_ENABLED=True)`."""
@@ -169,6 +179,7 @@ def make_app(services: Services, _schema, tmp_path: Path):
 
     def factory(**extra):
         app = create_app(test_config(services, tmp_path, **extra), env="testing")
+        app.test_client_class = IsolatedClient
         made.append(app)
         return app
 
