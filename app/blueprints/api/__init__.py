@@ -1,5 +1,8 @@
 """The JSON API under /api/v1: every answer in the contract's envelope."""
 
+import importlib
+import pkgutil
+
 from flask import Blueprint
 
 from app.blueprints.api.spec import Api
@@ -7,4 +10,8 @@ from app.blueprints.api.spec import Api
 bp = Blueprint("api", __name__)
 api = Api(bp, prefix="/api/v1")
 
-from app.blueprints.api import auth, catalog, meta  # noqa: E402, F401  (routes register on import)
+# Every other module of this package declares endpoints on `api` when imported.
+_SUPPORT = {"spec", "envelope"}
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in _SUPPORT:
+        importlib.import_module(f"{__name__}.{_module.name}")
