@@ -284,3 +284,17 @@ def sqlite_app(services: Services, tmp_path: Path):
 
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def token_for(app):
+    """`token_for(user)` -> headers that authenticate API requests as `user`."""
+    from app.extensions import db
+    from app.services.tokens import issue_token
+
+    def make(user) -> dict[str, str]:
+        key, _ = issue_token(user)
+        db.session.commit()
+        return {"Authorization": f"Token {key}"}
+
+    return make

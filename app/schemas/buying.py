@@ -1,0 +1,125 @@
+"""Schemas of buying: cart lines, settlement, quotes and orders."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictBool, StrictInt, StrictStr, model_validator
+
+from app.schemas.base import Out, Schema
+from app.schemas.catalog import MoneyStr, PricePolicyOut
+from app.services.offers import MAX_LINES, LineRef
+
+Id = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
+ItemType = Literal["course", "degree_course"]
+
+
+class CartLineIn(Schema):
+    item_type: ItemType
+    item_id: Id
+    price_policy_id: Id
+
+    def ref(self) -> LineRef:
+        return LineRef(self.item_type, self.item_id, self.price_policy_id)
+
+
+class CartPolicyIn(Schema):
+    price_policy_id: Id
+
+
+class CartLineOut(Out):
+    item_type: ItemType
+    item_id: int
+    name: str
+    course_img: str
+    price_policies: list[PricePolicyOut]
+    price_policy_id: int
+    price: MoneyStr
+
+
+class CartOut(Out):
+    items: list[CartLineOut]
+    total_price: MoneyStr
+    count: int
+
+
+class SettlementIn(Schema):
+    items: list[CartLineIn] | None = Field(None, max_length=MAX_LINES)
+    from_cart: StrictBool | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SettlementIn:
+        if (self.items is None) == (not self.from_cart):
+            raise ValueError("Send either `items` or `from_cart: true`, not both or neither.")
+        return self
+
+
+class QuoteLineIn(CartLineIn):
+    coupon_record_id: Id | None = None
+
+
+class QuoteIn(Schema):
+    items: list[QuoteLineIn] = Field(min_length=1, max_length=MAX_LINES)
+    global_coupon_record_id: Id | None = None
+
+
+class OrderIn(QuoteIn):
+    expected_amount: Annotated[StrictStr, Field(pattern=r"^\d{1,8}(\.\d{1,2})?$")]
+    payment_method: Literal["alipay", "sandbox"]
+
+
+class CouponProductOut(Out):
+    item_type: ItemType
+    item_id: int
+    name: str
+
+
+class CouponOut(Out):
+    id: int
+    name: str
+    kind: Literal["money_off", "threshold", "percent"]
+    value: MoneyStr | None
+    off_percent: int | None
+    minimum_consume: MoneyStr
+    product: CouponProductOut | None
+
+
+class CouponRecordOut(Out):
+    id: int
+    code: str
+    status: Literal["unused", "reserved", "used", "expired"]
+    coupon: CouponOut
+    valid_from: str
+    valid_until: str | None
+    order_no: str | None
+
+
+class SettlementLineOut(Out):
+    item_type: ItemType
+    item_id: int
+    name: str
+    price_policy_id: int
+    price: MoneyStr
+    coupons: list[CouponRecordOut]
+
+
+class SettlementOut(Out):
+    items: list[SettlementLineOut]
+    global_coupons: list[CouponRecordOut]
+    total_price: MoneyStr
+
+
+class QuoteLineOut(Out):
+    item_type: ItemType
+    item_id: int
+    price: MoneyStr
+    coupon_record_id: int | None
+    discount: MoneyStr
+    subtotal: MoneyStr
+
+
+class QuoteOut(Out):
+    items: list[QuoteLineOut]
+    global_coupon_record_id: int | None
+    global_discount: MoneyStr
+    amount: MoneyStr

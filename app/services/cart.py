@@ -1,0 +1,192 @@
+"""The cart: which items a student means to buy, and the policy chosen for each.
+
+A signed-in student's cart is a Redis hash `cart:{user_id}` (field `{item_type}:{item_id}`,
+value the price policy id) with a sliding 30-day expiry; a visitor's lives in the session and
+joins the student's cart at login. Only ids are kept: prices are always read fresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+import redis
+from flask import current_app
+
+from app.services.catalog import policy_dict
+from app.services.errors import Conflict, InvalidInput, NotFound
+from app.services.offers import (
+    ITEM_TYPES,
+    MAX_LINES,
+    LineRef,
+    Offer,
+    check_offer,
+    forever_owned,
+    load_products,
+)
+
+CART_LIFETIME = timedelta(days=30)
+SESSION_KEY = "cart"
+
+
+class CartStore(Protocol):
+    def lines(self) -> dict[str, int]: ...
+
+    def put(self, key: str, policy_id: int, *, new_allowed: bool) -> bool:
+        """Set a line; False (and nothing changed) when a new line is not allowed and the
+        line is not there yet."""
+
+    def remove(self, *keys: str) -> int: ...
+
+
+class RedisCart:
+    """A signed-in student's cart."""
+
+    def __init__(self, user_id: int) -> None:
+        self.key = f"cart:{user_id}"
+        self.client: redis.Redis = current_app.extensions["redis_store"].client
+        self.ttl = int(CART_LIFETIME.total_seconds())
+
+    def lines(self) -> dict[str, int]:
+        pipe = self.client.pipeline()
+        pipe.hgetall(self.key)
+        pipe.expire(self.key, self.ttl)  # sliding: every visit keeps it another 30 days
+        raw, _ = pipe.execute()
+        return {field: int(value) for field, value in raw.items() if value.isdigit()}
+
+    def put(self, key: str, policy_id: int, *, new_allowed: bool) -> bool:
+        def attempt(pipe: redis.client.Pipeline) -> bool:
+            # WATCH makes "count, then add" one step: two tabs cannot both add the 50th line.
+            if not new_allowed and not pipe.hexists(self.key, key):
+                return False
+            if not pipe.hexists(self.key, key) and pipe.hlen(self.key) >= MAX_LINES:
+                return False
+            pipe.multi()
+            pipe.hset(self.key, key, policy_id)
+            pipe.expire(self.key, self.ttl)
+            return True
+
+        return self.client.transaction(attempt, self.key, value_from_callable=True)
+
+    def remove(self, *keys: str) -> int:
+        return int(self.client.hdel(self.key, *keys)) if keys else 0
+
+
+class SessionCart:
+    """A visitor's cart, kept in their (server-side) session."""
+
+    def __init__(self, session: MutableMapping[str, Any]) -> None:
+        self.session = session
+
+    def lines(self) -> dict[str, int]:
+        raw = self.session.get(SESSION_KEY)
+        if not isinstance(raw, dict):
+            return {}
+        return {str(k): int(v) for k, v in raw.items() if isinstance(v, int)}
+
+    def put(self, key: str, policy_id: int, *, new_allowed: bool) -> bool:
+        lines = self.lines()
+        if key not in lines and (not new_allowed or len(lines) >= MAX_LINES):
+            return False
+        lines[key] = policy_id
+        self.session[SESSION_KEY] = lines
+        return True
+
+    def remove(self, *keys: str) -> int:
+        lines = self.lines()
+        removed = sum(1 for k in keys if lines.pop(k, None) is not None)
+        self.session[SESSION_KEY] = lines
+        return removed
+
+
+def parse_key(key: str) -> tuple[str, int] | None:
+    item_type, _, item_id = key.partition(":")
+    if item_type not in ITEM_TYPES or not item_id.isdigit():
+        return None
+    return item_type, int(item_id)
+
+
+def line_dict(offer: Offer) -> dict[str, Any]:
+    product = offer.product
+    return {
+        "item_type": product.item_type,
+        "item_id": product.id,
+        "name": product.name,
+        "course_img": product.course_img,
+        "price_policies": [policy_dict(p) for p in product.current_policies],
+        "price_policy_id": offer.policy.id,
+        "price": f"{offer.policy.price:.2f}",
+    }
+
+
+def _checked(user_id: int | None, ref: LineRef) -> Offer:
+    products = load_products([ref.item_id])
+    owned = forever_owned(user_id, products)
+    return check_offer(products.get(ref.item_id), ref, owned)
+
+
+def add_line(store: CartStore, user_id: int | None, ref: LineRef) -> dict[str, Any]:
+    """Add an item (or, when it is there already, change its policy)."""
+    offer = _checked(user_id, ref)
+    if not store.put(ref.key, offer.policy.id, new_allowed=True):
+        raise Conflict(f"A cart holds at most {MAX_LINES} items.", slug="cart_full")
+    return line_dict(offer)
+
+
+def change_policy(store: CartStore, user_id: int | None, ref: LineRef) -> dict[str, Any]:
+    if ref.key not in store.lines():
+        raise NotFound("That item is not in your cart.")
+    offer = _checked(user_id, ref)
+    if not store.put(ref.key, offer.policy.id, new_allowed=False):
+        raise NotFound("That item is not in your cart.")
+    return line_dict(offer)
+
+
+def remove_line(store: CartStore, item_type: str, item_id: int) -> None:
+    if not store.remove(f"{item_type}:{item_id}"):
+        raise NotFound("That item is not in your cart.")
+
+
+def cart_contents(store: CartStore, user_id: int | None) -> dict[str, Any]:
+    """The cart with fresh prices. Lines that can no longer be bought (the course went
+    offline, its policy was retired, or it is owned for ever now) leave the cart."""
+    lines = store.lines()
+    refs = []
+    stale = []
+    for key, policy_id in lines.items():
+        parsed = parse_key(key)
+        if parsed is None:
+            stale.append(key)
+            continue
+        refs.append(LineRef(parsed[0], parsed[1], policy_id))
+    products = load_products(ref.item_id for ref in refs)
+    owned = forever_owned(user_id, products)
+    items = []
+    for ref in refs:
+        try:
+            items.append(line_dict(check_offer(products.get(ref.item_id), ref, owned)))
+        except (NotFound, InvalidInput, Conflict):
+            stale.append(ref.key)
+    if stale:
+        store.remove(*stale)
+    items.sort(key=lambda item: (item["item_type"], item["item_id"]))
+    total = sum((Decimal(item["price"]) for item in items), Decimal("0.00"))
+    return {"items": items, "total_price": f"{total:.2f}", "count": len(items)}
+
+
+def merge_visitor_cart(visitor: CartStore, student: CartStore) -> int:
+    """At login: the visitor's lines join the student's cart (the visitor's choice of policy
+    wins, as the more recent), as far as there is room. Answers how many were merged."""
+    merged = 0
+    for key, policy_id in visitor.lines().items():
+        if parse_key(key) is not None and student.put(key, policy_id, new_allowed=True):
+            merged += 1
+    visitor.remove(*visitor.lines())
+    return merged
+
+
+def remove_bought(store: CartStore, keys: list[str]) -> None:
+    """After a payment committed: the bought items leave the cart."""
+    store.remove(*keys)
