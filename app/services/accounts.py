@@ -1,8 +1,11 @@
-"""Users: the username and password rules, argon2id hashing, creating users."""
+"""Users: the username and password rules, argon2id hashing, signing in, changing a password."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -10,13 +13,19 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import User
-from app.services.errors import Conflict, InvalidInput
+from app.models.types import utcnow
+from app.services.errors import Conflict, InvalidInput, Unauthorized
 
-USERNAME_RE = re.compile(r"[A-Za-z0-9_-]{3,32}")
+USERNAME_MIN, USERNAME_MAX = 3, 32
+USERNAME_RE = re.compile(rf"[A-Za-z0-9_-]{{{USERNAME_MIN},{USERNAME_MAX}}}")
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 EMAIL_MAX = 254
 
 hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+
+BAD_CREDENTIALS = "Wrong username or password."
+USERNAME_TAKEN = "That username is taken."
+WRONG_PASSWORD = "The current password is wrong."  # noqa: S105  (a message)
 
 
 def username_problem(username: object) -> str | None:
@@ -52,6 +61,32 @@ def find_user(username: str) -> User | None:
     return db.session.scalar(select(User).where(User.username_key == username.lower()))
 
 
+@functools.cache
+def _dummy_password_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def check_credentials(username: str, password: str) -> User:
+    """The active user with this username and password. An unknown user, a wrong password and a
+    disabled user are refused alike, and take as long: an unknown user is checked against a
+    dummy hash so that timing tells nothing either."""
+    user = find_user(username)
+    if user is None:
+        with contextlib.suppress(VerificationError, InvalidHashError):
+            hasher.verify(_dummy_password_hash(), password)  # only its time matters
+        raise Unauthorized(BAD_CREDENTIALS, slug="invalid_credentials")
+    if not verify_password(user, password) or not user.active:
+        raise Unauthorized(BAD_CREDENTIALS, slug="invalid_credentials")
+    return user
+
+
+def sign_in(username: str, password: str) -> User:
+    """Check the credentials and note the login: what both the API and the pages do first."""
+    user = check_credentials(username, password)
+    user.last_login_at = utcnow()
+    return user
+
+
 def create_user(username: str, password: str, *, email: str = "", is_staff: bool = False) -> User:
     fields = {}
     if problem := username_problem(username):
@@ -63,7 +98,7 @@ def create_user(username: str, password: str, *, email: str = "", is_staff: bool
     if fields:
         raise InvalidInput(fields=fields)
     if find_user(username) is not None:
-        raise Conflict("That username is taken.", slug="username_taken")
+        raise Conflict(USERNAME_TAKEN, slug="username_taken")
     user = User(username=username, email=email, password_hash=hash_password(password))
     user.is_staff = is_staff
     db.session.add(user)
@@ -85,3 +120,28 @@ def set_staff_user(username: str, password: str, *, email: str = "") -> tuple[Us
         user.email = email
     db.session.flush()
     return user, False
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """Give `user` a new password after checking the current one. Every other session ends (the
+    session generation moves on) and every API token is revoked."""
+    from app.services import tokens  # tokens build on this module, hence imported here
+
+    if not isinstance(current_password, str) or not verify_password(user, current_password):
+        raise InvalidInput(fields={"current_password": WRONG_PASSWORD})
+    if problem := password_problem(new_password, user.username):
+        raise InvalidInput(fields={"new_password": problem})
+    user.password_hash = hash_password(new_password)
+    user.session_generation = (user.session_generation or 0) + 1
+    db.session.flush()
+    tokens.revoke_all_tokens(user)
+
+
+def change_email(user: User, current_password: str, email: str) -> None:
+    """Give `user` another email address (or none) after checking the password."""
+    if not isinstance(current_password, str) or not verify_password(user, current_password):
+        raise InvalidInput(fields={"current_password": WRONG_PASSWORD})
+    if not isinstance(email, str) or len(email) > EMAIL_MAX:
+        raise InvalidInput(fields={"email": "At most 254 characters."})
+    user.email = email
+    db.session.flush()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import hashlib
 import json
 import logging
@@ -11,7 +9,6 @@ import secrets
 from datetime import datetime, timedelta
 
 import redis
-from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select, update
 
@@ -31,8 +28,6 @@ KEY_MAX_LENGTH = 128  # token_urlsafe(32) is 43 characters; anything much longer
 CACHE_PREFIX = "token:"
 REVOKED_PREFIX = "token_revoked:"
 USER_TOKENS_PREFIX = "user_tokens:"
-
-BAD_CREDENTIALS = "Wrong username or password."
 
 
 def _redis() -> redis.Redis:
@@ -66,30 +61,9 @@ def issue_token(user: User) -> tuple[str, ApiToken]:
     return key, token
 
 
-@functools.cache
-def _dummy_password_hash() -> str:
-    return accounts.hash_password(secrets.token_urlsafe(16))
-
-
-def check_credentials(username: str, password: str) -> User:
-    """The active user with this username and password. An unknown user, a wrong password and a
-    disabled user are refused alike, and take as long: an unknown user is checked against a
-    dummy hash so that timing tells nothing either."""
-    user = accounts.find_user(username)
-    if user is None:
-        with contextlib.suppress(VerificationError, InvalidHashError):
-            accounts.hasher.verify(_dummy_password_hash(), password)  # only its time matters
-        raise Unauthorized(BAD_CREDENTIALS, slug="invalid_credentials")
-    if not accounts.verify_password(user, password) or not user.active:
-        raise Unauthorized(BAD_CREDENTIALS, slug="invalid_credentials")
-    return user
-
-
 def log_in(username: str, password: str) -> tuple[str, ApiToken]:
     """Check the credentials, note the login and issue a token."""
-    user = check_credentials(username, password)
-    user.last_login_at = utcnow()
-    return issue_token(user)
+    return issue_token(accounts.sign_in(username, password))
 
 
 # --- checking -----------------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 Chromium comes from Debian (`apt-get install chromium`); Playwright's own download is not used.
 Without /usr/bin/chromium the browser tests are skipped, or fail when REQUIRE_SERVICES=1.
+
+A test module chooses the served app's settings by overriding the `live_settings` fixture:
+`@pytest.fixture def live_settings(): return {"CAPTCHA_ENABLED": True}`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from tests.conftest import clean_database, flush_redis
+
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -23,6 +28,27 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+@pytest.fixture
+def live_settings() -> dict:
+    """Settings of the app the live server serves, over the testing ones; none by default."""
+    return {}
+
+
+@pytest.fixture
+def app(make_app, live_settings):
+    """As the suite's `app` (its context pushed, a clean database and Redis), made with the
+    module's `live_settings`."""
+    app = make_app(**live_settings)
+    flush_redis(app)
+    with app.app_context():
+        yield app
+        from app.extensions import db
+
+        db.session.remove()
+        clean_database(app)
+    flush_redis(app)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import abort, current_app, jsonify, redirect, render_template, request
 from sqlalchemy import text
@@ -13,6 +12,7 @@ from app.blueprints.main import bp
 from app.extensions import db
 from app.i18n import LANG_COOKIE, supported
 from app.services import catalog
+from app.urls import safe_next
 
 log = logging.getLogger(__name__)
 
@@ -24,18 +24,6 @@ def index():
     # Rendered live for now; the same template is what the worker will pre-render, so it
     # holds nothing personal and nothing that depends on the request.
     return render_template("main/index.html", **catalog.homepage())
-
-
-def safe_next(target: str | None) -> str:
-    """`target` when it is a path on this site, else "/": never an open redirect."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return "/"
-    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
-        return "/"
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        return "/"
-    return target
 
 
 @bp.get("/lang/<code>")
