@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -72,6 +73,13 @@ class Config:
     CAPTCHA_MAX_NUMBER = 1_000
     CAPTCHA_EXPIRES_SECONDS = 300
     RATELIMIT_ENABLED = True
+    # Where the limiter counts: None means REDIS_URL (or memory when Redis is in-process).
+    RATELIMIT_STORAGE_URI: str | None = None
+    # How many proxies in front of the app set X-Forwarded-For / -Proto; 0: none, the
+    # connection's own address is the client's (a client could forge the headers otherwise).
+    PROXY_FIX_X_FOR = 0
+    # Strict-Transport-Security: only where the site is served over HTTPS, i.e. production.
+    HSTS_ENABLED = False
     PAYMENT_SANDBOX = True
 
     ALIPAY_APP_ID: str | None = None
@@ -79,6 +87,9 @@ class Config:
     ALIPAY_PUBLIC_KEY_PATH: str | None = None
     ALIPAY_GATEWAY_URL: str | None = None
     ALIPAY_SELLER_ID: str | None = None
+    # The sandbox gateway's own app and seller: what its notifications name (never Alipay's).
+    SANDBOX_APP_ID = "sandbox-app"
+    SANDBOX_SELLER_ID = "2088000000000000"
 
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"
     ORDER_PAYMENT_TIMEOUT_MINUTES = 30
@@ -101,6 +112,11 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
+    # A session (in Redis) and its cookie expire together, 14 days after the session last
+    # changed (a login, a password change): not refreshed by every page view, so a stolen
+    # cookie does not live for ever.
+    PERMANENT_SESSION_LIFETIME = timedelta(days=14)
+    SESSION_REFRESH_EACH_REQUEST = False
 
     # Jobs run inline in the web process (no worker) when Redis is embedded or tests ask.
     RQ_INLINE = False
@@ -114,6 +130,8 @@ class Config:
             raise ConfigError("REFUND_WINDOW_DAYS must not be negative")
         if config["MAX_CONTENT_LENGTH"] < 1024:
             raise ConfigError("MAX_CONTENT_LENGTH must be at least 1024 bytes")
+        if config["PROXY_FIX_X_FOR"] < 0:
+            raise ConfigError("PROXY_FIX_X_FOR must not be negative")
 
 
 class DevelopmentConfig(Config):
@@ -137,6 +155,7 @@ class TestingConfig(Config):
 class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
+    HSTS_ENABLED = True
     PAYMENT_SANDBOX = False
 
     @classmethod
@@ -176,6 +195,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "UPLOAD_FOLDER": ("UPLOAD_FOLDER", str),
     "MAX_CONTENT_LENGTH": ("MAX_CONTENT_LENGTH", int),
     "CORS_ORIGINS": ("CORS_ORIGINS", parse_list),
+    "PROXY_FIX_X_FOR": ("PROXY_FIX_X_FOR", int),
     "INSTANCE_DIR": ("INSTANCE_DIR", str),
 }
 # The tests' own servers, so that `make test` never touches the development database.

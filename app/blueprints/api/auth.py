@@ -18,6 +18,7 @@ from app.schemas.auth import (
     TokenOut,
     UserOut,
 )
+from app.security import limit_captcha, limit_login, limit_register
 from app.services import accounts, captcha, tokens
 from app.services.errors import Conflict, Unauthorized
 
@@ -60,6 +61,7 @@ def _user_out(user: User) -> dict[str, Any]:
     status=201,
     errors=(409, 413),
 )
+@limit_register
 def register(body: RegisterIn):
     captcha.verify("register", body.captcha)
     try:
@@ -81,6 +83,7 @@ def register(body: RegisterIn):
     response=TokenOut,
     errors=(401, 413),
 )
+@limit_login
 def login(body: LoginIn):
     captcha.verify("login", body.captcha)
     key, token = tokens.log_in(body.username, body.password)
@@ -112,5 +115,6 @@ def logout():
     query=CaptchaQuery,
     response=ChallengeOut,
 )
+@limit_captcha
 def get_captcha(query: CaptchaQuery):
     return captcha.new_challenge(query.action)

@@ -1,0 +1,347 @@
+"""The front door's defences: rate limits, the client's real address, CORS and security headers."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import ipaddress
+import logging
+import math
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, has_request_context, render_template, request
+from flask_cors import CORS
+from flask_limiter import Limiter, RateLimitExceeded
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "security"
+NONCE_KEY = "luffy.csp_nonce"
+LIMITER_KEY_PREFIX = "limiter"
+API_PATTERN = r"^/api/v1(/.*)?$"
+# Paths the limiter never looks at, whatever limits are added later: load balancers poll
+# /healthz and must never be refused.
+UNLIMITED_ENDPOINTS = frozenset({"main.healthz", "static"})
+
+V = TypeVar("V", bound=Callable[..., Any])
+
+
+# --- who is asking --------------------------------------------------------------------------
+
+
+def client_address() -> str:
+    """The client's address as a limit key (behind a proxy, ProxyFix has already put the real
+    one in `remote_addr`). An IPv6 client is counted by its /64: one household or server gets
+    a whole /64 and could otherwise step through fresh addresses at will."""
+    address = request.remote_addr or ""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"addr:{address or 'unknown'}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"addr:{ip.ipv4_mapped}"
+        network = ipaddress.IPv6Network(f"{ip}/64", strict=False)
+        return f"net6:{network.network_address}"
+    return f"addr:{ip}"
+
+
+def submitted_username() -> str:
+    """The username a login names (the JSON body's for the API, the form's for the pages),
+    lower-cased as usernames are compared; "" when there is none."""
+    if request.is_json:
+        payload = request.get_json(silent=True)
+        value = payload.get("username") if isinstance(payload, dict) else None
+    else:
+        value = request.form.get("username")
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
+def username_key() -> str:
+    # Hashed: the key stays short whatever was typed, and Redis never holds usernames.
+    name = submitted_username().encode("utf-8", "surrogatepass")
+    return "user:" + hashlib.sha256(name).hexdigest()[:32]
+
+
+def no_username() -> bool:
+    return not submitted_username()
+
+
+# --- rate limits ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One line of CONTRACT.md's rate limits. `scope` names a bucket shared by every view that
+    carries the rule, so the API and the pages count together."""
+
+    limits: str
+    scope: str
+    key: Callable[[], str]
+    methods: tuple[str, ...] | None = ("POST",)  # a login page's GET shows the form: free
+    exempt_when: Callable[[], bool] | None = None
+
+
+LOGIN_RULES = (
+    Rule("5 per minute;30 per hour", "login", client_address),
+    Rule("10 per hour", "login-username", username_key, exempt_when=no_username),
+)
+REGISTER_RULES = (Rule("5 per hour", "register", client_address),)
+CAPTCHA_RULES = (Rule("30 per minute", "captcha", client_address, methods=None),)
+
+
+def rate_limited(*rules: Rule) -> Callable[[V], V]:
+    """A view decorator applying `rules` with the app's own limiter.
+
+    Flask-Limiter's decorators belong to one Limiter, and a Limiter keeps its storage and its
+    on/off switch for one app; this decorator is app-neutral: it finds the running app's
+    limiter when called, so views may be imported before or after any app is made."""
+
+    def decorator(view: V) -> V:
+        @functools.wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            state: SecurityState | None = current_app.extensions.get(EXTENSION)
+            if state is None or not state.limits_enabled:
+                return view(*args, **kwargs)
+            return state.limited_view(view, rules)(*args, **kwargs)
+
+        limited.rate_limits = rules  # type: ignore[attr-defined]  (the OpenAPI document's 429)
+        return limited  # type: ignore[return-value]
+
+    return decorator
+
+
+limit_login = rate_limited(*LOGIN_RULES)
+limit_register = rate_limited(*REGISTER_RULES)
+limit_captcha = rate_limited(*CAPTCHA_RULES)
+
+
+def limiter_storage_uri(app: Flask) -> str:
+    """The app's Redis, or the process's memory when the app itself runs on an in-process
+    Redis (limits' storage cannot use fakeredis, and that demo is one process anyway)."""
+    if app.config.get("RATELIMIT_STORAGE_URI"):
+        return app.config["RATELIMIT_STORAGE_URI"]
+    if app.extensions["redis_store"].embedded:
+        return "memory://"
+    return app.config["REDIS_URL"]
+
+
+def make_limiter(app: Flask) -> Limiter:
+    # No default or application limits: only the decorated views are limited.
+    # When Redis fails the limiter falls back to counting in this process's memory with the
+    # same limits (and retries Redis with a backoff); anything else it raises is logged and
+    # swallowed. Either way a login is never a 500 because Redis is down.
+    limiter = Limiter(
+        key_func=client_address,
+        storage_uri=limiter_storage_uri(app),
+        storage_options={
+            "key_prefix": LIMITER_KEY_PREFIX,
+            "socket_connect_timeout": 1,
+            "socket_timeout": 1,
+        },
+        strategy="moving-window",  # exact: no double burst across a window's edge
+        in_memory_fallback_enabled=True,
+        swallow_errors=True,
+        headers_enabled=False,  # Retry-After on a refusal only, set by `too_many_requests`
+    )
+    limiter.request_filter(lambda: request.endpoint in UNLIMITED_ENDPOINTS)
+    limiter.init_app(app)
+    return limiter
+
+
+# --- Content-Security-Policy ----------------------------------------------------------------
+
+CSP_DIRECTIVES: dict[str, str] = {
+    "default-src": "'self'",
+    "script-src": "'self' 'nonce-{nonce}'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "frame-ancestors": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "object-src": "'none'",
+}
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def csp_nonce() -> str:
+    """This request's script nonce (`<script nonce="{{ csp_nonce() }}">`), fresh per request.
+
+    Refused outside a request: the pre-rendered homepage is one file for everyone and must not
+    carry a nonce (it would be wrong, and guessable, for every later visitor)."""
+    if not has_request_context():
+        raise RuntimeError(
+            "csp_nonce() needs a request: a pre-rendered page must not use inline scripts"
+        )
+    nonce = request.environ.get(NONCE_KEY)
+    if nonce is None:
+        # In the request's environ, not in `g`: an app context may outlive one request.
+        nonce = request.environ[NONCE_KEY] = secrets.token_urlsafe(18)
+    return nonce
+
+
+def override_content_security_policy(
+    app: Flask, path_prefix: str, directives: Mapping[str, str]
+) -> None:
+    """Give the pages under `path_prefix` their own directives, merged over the defaults.
+
+    The hook for pages that cannot live under the students' policy (Flask-Admin's stock
+    templates under /admin/ use inline handlers and styles): relax only their paths, e.g.
+    `override_content_security_policy(app, "/admin/", {"style-src": "'self' 'unsafe-inline'"})`.
+    A value may name the request's nonce as `{nonce}`; the longest matching prefix wins."""
+    state: SecurityState = app.extensions[EXTENSION]
+    state.csp_overrides[path_prefix] = dict(directives)
+
+
+def origin_of(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+# --- the app's state ------------------------------------------------------------------------
+
+
+class SecurityState:
+    """What `init_app` sets up for one app: its limiter and its header policy."""
+
+    def __init__(self, app: Flask, limiter: Limiter) -> None:
+        self.limiter = limiter
+        self.limits_enabled = bool(app.config["RATELIMIT_ENABLED"])
+        self.hsts = bool(app.config["HSTS_ENABLED"])
+        self.csp_overrides: dict[str, dict[str, str]] = {}
+        self.directives = dict(CSP_DIRECTIVES)
+        gateway = origin_of(app.config.get("ALIPAY_GATEWAY_URL"))
+        if gateway:
+            # A checkout form posts to us and is redirected to Alipay's page pay; browsers
+            # check that redirect against form-action too.
+            self.directives["form-action"] += f" {gateway}"
+        self._limited_views: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self._lock = threading.Lock()
+
+    def limited_view(self, view: Callable[..., Any], rules: tuple[Rule, ...]) -> Callable[..., Any]:
+        """`view` wrapped in this app's limiter with `rules` (made once per view and app)."""
+        wrapped = self._limited_views.get(view)
+        if wrapped is None:
+            with self._lock:
+                wrapped = self._limited_views.get(view)
+                if wrapped is None:
+                    wrapped = view
+                    for rule in rules:
+                        wrapped = self.limiter.shared_limit(
+                            rule.limits,
+                            scope=rule.scope,
+                            key_func=rule.key,
+                            methods=list(rule.methods) if rule.methods else None,
+                            exempt_when=rule.exempt_when,
+                        )(wrapped)
+                    self._limited_views[view] = wrapped
+        return wrapped
+
+    def retry_after(self, exc: RateLimitExceeded) -> int:
+        """Seconds until the refused request would be allowed."""
+        breached = self.limiter.current_limit
+        try:
+            if breached is not None:
+                reset_at, _remaining = breached.window
+                return max(1, math.ceil(reset_at - time.time()))
+        except Exception:  # the storage died between the refusal and this question
+            log.warning("rate limit storage did not answer for Retry-After", exc_info=True)
+        return int(exc.limit.limit.get_expiry())
+
+    def content_security_policy(self) -> str:
+        directives = self.directives
+        matches = [p for p in self.csp_overrides if request.path.startswith(p)]
+        if matches:
+            directives = {**directives, **self.csp_overrides[max(matches, key=len)]}
+        nonce = csp_nonce()
+        return "; ".join(
+            f"{name} {value.replace('{nonce}', nonce)}" for name, value in directives.items()
+        )
+
+
+def too_many_requests(exc: RateLimitExceeded):
+    """429: the API's envelope (code 1006) or the friendly error page, with Retry-After."""
+    from app.blueprints.errors import api_error, is_api_request
+
+    state: SecurityState = current_app.extensions[EXTENSION]
+    seconds = state.retry_after(exc)
+    message = f"Too many attempts. Please try again in {seconds} seconds."
+    if is_api_request():
+        response = api_error(429, 1006, "rate_limited", message)
+    else:
+        page = render_template("errors/error.html", status=429, message=message)
+        response = Response(page, status=429, mimetype="text/html")
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def add_security_headers(response: Response) -> Response:
+    state: SecurityState = current_app.extensions[EXTENSION]
+    headers = response.headers
+    # setdefault: a view that needs a different value for one answer may set its own.
+    headers.setdefault("Content-Security-Policy", state.content_security_policy())
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+    if state.hsts:
+        headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
+
+
+def init_cors(app: Flask) -> None:
+    """CORS for /api/v1 only, for the configured origins only; none configured, no headers."""
+    origins = [origin.rstrip("/") for origin in app.config["CORS_ORIGINS"]]
+    if not origins:
+        return
+    CORS(
+        app,
+        resources={API_PATTERN: {}},
+        origins=origins,
+        methods=["GET", "POST", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+        expose_headers=["Retry-After"],
+        supports_credentials=False,  # the API takes tokens, never cookies
+        always_send=False,  # no Origin, no CORS headers (and no list of our origins)
+        max_age=600,
+    )
+
+    @app.after_request
+    def vary_on_origin(response: Response) -> Response:
+        # An answer with CORS headers differs from one without: shared caches must know.
+        if request.path == "/api/v1" or request.path.startswith("/api/v1/"):
+            response.vary.add("Origin")
+        return response
+
+
+def init_app(app: Flask) -> None:
+    """Set up the limiter, ProxyFix, CORS and the security headers for `app`."""
+    hops = int(app.config["PROXY_FIX_X_FOR"])
+    if hops > 0:
+        # Trust exactly `hops` proxies' X-Forwarded-For / -Proto; a client's own header
+        # further to the left is ignored, so it cannot pick its address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
+    state = SecurityState(app, make_limiter(app))
+    app.extensions[EXTENSION] = state
+    app.register_error_handler(RateLimitExceeded, too_many_requests)
+    init_cors(app)
+    app.after_request(add_security_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -1,0 +1,52 @@
+"""In a real browser the catalog pages load under the strict Content-Security-Policy: nothing is
+refused, and what an inline script would do is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import CourseDetailFactory, DegreeCourseFactory
+
+pytestmark = pytest.mark.e2e
+
+
+def watch_console(page) -> list[str]:
+    """Errors the pages log (a CSP violation among them), but not the 404s of the error page
+    and the favicon, which say nothing about the policy."""
+    problems: list[str] = []
+
+    def console(message) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(message.text)
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    return problems
+
+
+def test_the_catalog_pages_break_no_rule_of_the_policy(page, live_server):
+    detail = CourseDetailFactory()
+    degree = DegreeCourseFactory()
+    problems = watch_console(page)
+    for path in ("/", "/courses", f"/courses/{detail.course.id}", f"/degree-courses/{degree.id}"):
+        response = page.goto(f"{live_server}{path}")
+        assert response.status == 200, path
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        page.wait_for_load_state("load")
+    page.goto(f"{live_server}/no-such-page")
+    assert problems == []
+
+
+def test_an_injected_inline_script_is_refused(page, live_server):
+    problems = watch_console(page)
+    page.goto(f"{live_server}/courses")
+    # What an injection would look like: the browser must refuse to run it.
+    page.evaluate(
+        """() => {
+            const script = document.createElement("script");
+            script.textContent = "window.injected = true";
+            document.body.append(script);
+        }"""
+    )
+    assert page.evaluate("() => window.injected === true") is False
+    assert any("Content Security Policy" in problem for problem in problems)
