@@ -1,0 +1,69 @@
+"""Coupon endpoints: what may be claimed now, claiming one, and one's own records."""
+
+from __future__ import annotations
+
+from flask import request
+
+from app.blueprints.api import api
+from app.blueprints.api.auth import current_api_user
+from app.extensions import db
+from app.models.types import utcnow
+from app.schemas.coupons import AvailableCouponOut, CouponRecordOut, MineQuery
+from app.services import coupons
+from app.services.errors import Conflict
+from app.services.retry import retry_on_deadlock
+
+TAGS = ["coupons"]
+
+
+def _busy() -> Conflict:
+    return Conflict(
+        "Many students are claiming this coupon right now; please try again.",
+        slug="coupon_unavailable",
+    )
+
+
+@api.route(
+    "/coupons/available",
+    summary="Coupons claimable now, minus those the signed-in user holds (login optional)",
+    tags=TAGS,
+    response=list[AvailableCouponOut],
+    errors=(401,),
+)
+def available_coupons():
+    # Anonymous without the header; with it, the token must be good (a bad one is a 401).
+    user = current_api_user() if request.headers.get("Authorization") else None
+    return coupons.available_coupons(user, utcnow())
+
+
+@api.route(
+    "/coupons/<int:coupon_id>/claim",
+    "POST",
+    summary="Claim a coupon: one per student, never more than its quantity",
+    tags=TAGS,
+    response=CouponRecordOut,
+    status=201,
+    auth=True,
+    errors=(404, 409),
+)
+def claim_coupon(coupon_id: int):
+    user, now = current_api_user(), utcnow()
+
+    def claim():
+        record = coupons.claim_coupon(user, coupon_id, now)
+        db.session.commit()
+        return record
+
+    return coupons.record_dict(retry_on_deadlock(claim, busy=_busy), now)
+
+
+@api.route(
+    "/coupons/mine",
+    summary="The signed-in user's coupon records, all or of one status",
+    tags=TAGS,
+    query=MineQuery,
+    response=list[CouponRecordOut],
+    auth=True,
+)
+def my_coupons(query: MineQuery):
+    return coupons.my_coupon_records(current_api_user(), query.status, utcnow())

@@ -1,0 +1,83 @@
+"""The coupon centre: claimable coupons as cards, claiming one, and "My coupons" by status."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.routing import BuildError
+
+from app.blueprints.coupons import bp
+from app.extensions import db
+from app.models.types import utcnow
+from app.services import coupons
+from app.services.errors import Conflict, DomainError
+from app.services.retry import retry_on_deadlock
+
+
+def login_url(next_path: str) -> str | None:
+    """The login page that comes back to `next_path`, while there is one."""
+    try:
+        return url_for("auth.login", next=next_path)
+    except BuildError:
+        return None
+
+
+def refusal_text(exc: DomainError) -> str:
+    """A service's refusal in the visitor's language, by its slug."""
+    texts = {
+        "already_claimed": _("You already hold this coupon."),
+        "coupon_sold_out": _("Sorry, this coupon is all gone."),
+        "coupon_unavailable": _("This coupon cannot be claimed right now."),
+        "not_found": _("There is no such coupon."),
+    }
+    return texts.get(exc.slug, _("The coupon could not be claimed; please try again."))
+
+
+def _busy() -> Conflict:
+    return Conflict(slug="coupon_unavailable")
+
+
+@bp.get("/coupons")
+def coupon_centre():
+    now = utcnow()
+    user = current_user if current_user.is_authenticated else None
+    status = request.args.get("status")
+    if status not in coupons.STATUSES:
+        status = None
+    records = coupons.my_coupon_records(user, now=now) if user is not None else []
+    return render_template(
+        "coupons/centre.html",
+        available=coupons.coupon_cards(user, now),
+        records=[r for r in records if status is None or r["status"] == status],
+        counts=Counter(r["status"] for r in records),
+        total=len(records),
+        status=status,
+        statuses=coupons.STATUSES,
+        login_url=login_url(url_for(".coupon_centre")),
+    )
+
+
+@bp.post("/coupons/<int:coupon_id>/claim")
+def claim(coupon_id: int):
+    back = url_for(".coupon_centre")
+    if not current_user.is_authenticated:
+        flash(_("Please log in to claim coupons."), "warning")
+        return redirect(login_url(back) or back)
+    user, now = current_user._get_current_object(), utcnow()
+
+    def claim_and_commit():
+        record = coupons.claim_coupon(user, coupon_id, now)
+        db.session.commit()
+        return record
+
+    try:
+        record = retry_on_deadlock(claim_and_commit, busy=_busy)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(refusal_text(exc), "danger")
+    else:
+        flash(_("Claimed: %(name)s. It is in My coupons.", name=record.coupon.name), "success")
+    return redirect(back)
