@@ -10,6 +10,7 @@ from html import escape
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import insert, select
 
@@ -1107,6 +1108,10 @@ def seed_demo_command() -> None:
     except Exception:
         db.session.rollback()
         raise
+    if current_app.config["PAYMENT_SANDBOX"]:
+        from app.services.payments import ensure_sandbox_keys
+
+        ensure_sandbox_keys(current_app)  # made here rather than by the first sandbox payment
     click.echo("Demo catalog:")
     for line in tally.lines():
         click.echo(line)
