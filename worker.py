@@ -4,12 +4,33 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 
 from rq import Worker
+from rq.cron import CronScheduler
 
 from app import create_app
 from app.extensions import db, queue
-from app.jobs import use_app
+from app.jobs import close_expired_orders, use_app
+
+# Periodic jobs: (function, every how many seconds).
+PERIODIC = ((close_expired_orders, 60),)
+
+
+class ThreadedCronScheduler(CronScheduler):
+    """RQ's cron, run beside the worker in a thread (signal handlers stay the worker's)."""
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+
+def start_cron(connection, queue_name: str) -> threading.Thread:
+    cron = ThreadedCronScheduler(connection=connection, name=f"cron-{threading.get_ident()}")
+    for func, seconds in PERIODIC:
+        cron.register(func, queue_name, interval=seconds)
+    thread = threading.Thread(target=cron.start, name="rq-cron", daemon=True)
+    thread.start()
+    return thread
 
 
 class AppWorker(Worker):
@@ -36,6 +57,7 @@ def main() -> int:
     AppWorker.flask_app = app
     with app.app_context():
         rq_queue = queue.rq_queue(app)
+        start_cron(rq_queue.connection, rq_queue.name)
         worker = AppWorker([rq_queue], connection=rq_queue.connection)
         worker.work(with_scheduler=True)
     return 0

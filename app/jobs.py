@@ -45,3 +45,28 @@ def ping(value: str) -> str:
     """A job that only answers: the worker's health check and the queue's own test."""
     with job_context():
         return value
+
+
+def redeliver_sandbox_notification(notification: dict[str, str]) -> str:
+    """Hand a sandbox notification to the notify handler again; failing raises, so RQ retries
+    it with backoff, as Alipay retries a notification not answered `success`."""
+    with job_context():
+        from app.blueprints.payments.routes import deliver_notification
+
+        answer = deliver_notification(notification)
+    if answer != "success":
+        raise RuntimeError(f"the shop answered {answer!r}")
+    return answer
+
+
+def close_expired_orders() -> int:
+    """Expire pending orders past their payment time and release their coupons (periodic).
+    Several workers may run it at once: each order moves once, by a conditional UPDATE."""
+    from app.extensions import db
+    from app.models.types import utcnow
+    from app.services.orders import expire_overdue_orders
+
+    with job_context():
+        closed = expire_overdue_orders(utcnow())
+        db.session.commit()
+    return closed

@@ -123,3 +123,48 @@ class QuoteOut(Out):
     global_coupon_record_id: int | None
     global_discount: MoneyStr
     amount: MoneyStr
+
+
+class OrderLineOut(Out):
+    item_type: ItemType
+    item_id: int
+    name: str
+    price_policy_id: int
+    valid_period: int
+    price: MoneyStr
+    paid: MoneyStr
+
+
+class OrderOut(Out):
+    order_no: str = Field(pattern=r"^\d{20}$")
+    status: Literal["pending", "paid", "cancelled", "expired", "refund_requested", "refunded"]
+    payment_method: Literal["alipay", "sandbox"]
+    original_amount: MoneyStr
+    discount: MoneyStr
+    amount: MoneyStr
+    created_at: str
+    paid_at: str | None
+    expires_at: str
+    lines: list[OrderLineOut]
+    pay_url: str | None
+    refund_reason: str | None
+
+
+class OrderPageOut(Out):
+    items: list[OrderOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class RefundIn(Schema):
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=500)]
+
+
+class EnrollmentOut(Out):
+    item_type: ItemType
+    item_id: int
+    name: str
+    valid_from: str
+    valid_until: str | None
+    active: bool

@@ -7,6 +7,7 @@ joins the student's cart at login. Only ids are kept: prices are always read fre
 
 from __future__ import annotations
 
+import logging
 from collections.abc import MutableMapping
 from datetime import timedelta
 from decimal import Decimal
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 import redis
 from flask import current_app
 
+from app.models import Order
 from app.services.catalog import policy_dict
 from app.services.errors import Conflict, InvalidInput, NotFound
 from app.services.offers import (
@@ -26,6 +28,8 @@ from app.services.offers import (
     forever_owned,
     load_products,
 )
+
+log = logging.getLogger(__name__)
 
 CART_LIFETIME = timedelta(days=30)
 SESSION_KEY = "cart"
@@ -187,6 +191,14 @@ def merge_visitor_cart(visitor: CartStore, student: CartStore) -> int:
     return merged
 
 
-def remove_bought(store: CartStore, keys: list[str]) -> None:
-    """After a payment committed: the bought items leave the cart."""
-    store.remove(*keys)
+def forget_bought(order: Order) -> None:
+    """After a payment committed (Redis is not part of the transaction): the bought items leave
+    the buyer's cart. A failure here only leaves a line the next cart read drops anyway."""
+    try:
+        RedisCart(order.user_id).remove(
+            *(f"{line.item_type}:{line.product_id}" for line in order.lines)
+        )
+    except redis.RedisError:
+        log.warning(
+            "could not take order %s's items out of the cart", order.order_no, exc_info=True
+        )

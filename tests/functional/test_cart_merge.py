@@ -38,3 +38,15 @@ def test_a_merge_stops_at_50_lines(app):
 def test_a_garbled_session_cart_is_empty(app):
     assert SessionCart({"cart": "nonsense"}).lines() == {}
     assert SessionCart({"cart": {"course:1": "x"}}).lines() == {}
+
+
+def test_logging_in_on_the_page_merges_the_visitors_cart(app, client):
+    user = UserFactory()
+    course = CourseFactory()
+    with client.session_transaction() as session:
+        session["cart"] = {f"course:{course.id}": course.price_policies[0].id}
+    response = client.post(
+        "/login", data={"username": user.username, "password": UserFactory.password}
+    )
+    assert response.status_code == 302
+    assert RedisCart(user.id).lines() == {f"course:{course.id}": course.price_policies[0].id}

@@ -1,0 +1,60 @@
+"""The gateway's side: the notification (answered `success` only after commit) and the buyer's
+return, which is shown and never changes an order."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Response, current_app, render_template, request
+from sqlalchemy import select
+
+from app.blueprints.payments import bp
+from app.extensions import csrf, db
+from app.models import Order
+from app.models.types import utcnow
+from app.services import cart
+from app.services.errors import DomainError
+from app.services.payments import gateway_for_notification, single_valued
+from app.services.payments.notifications import FAILURE, apply_notification
+from app.services.retry import retry_on_deadlock
+
+log = logging.getLogger(__name__)
+
+
+def deliver_notification(form: Mapping[str, Any]) -> str:
+    """Apply a notification and commit; what the gateway must read back. Both Alipay's POST
+    and the sandbox's in-process delivery come through here, to the very same verifier."""
+
+    def attempt():
+        outcome = apply_notification(current_app, form, utcnow())
+        db.session.commit()
+        return outcome
+
+    try:
+        outcome = retry_on_deadlock(attempt)
+    except DomainError:
+        db.session.rollback()
+        return FAILURE  # the gateway will deliver it again
+    if outcome.paid_order is not None:
+        cart.forget_bought(outcome.paid_order)
+    return outcome.answer
+
+
+@bp.post("/payments/alipay/notify")
+@csrf.exempt
+def alipay_notify():
+    return Response(deliver_notification(request.form), mimetype="text/plain")
+
+
+@bp.get("/payments/alipay/return")
+def alipay_return():
+    """Where the buyer's browser comes back: verified like a notification, for display only."""
+    params = single_valued(request.args)
+    gateway = gateway_for_notification(current_app, params) if params else None
+    verified = gateway is not None and gateway.notification_refusal(params) is None
+    order = None
+    if verified:
+        order = db.session.scalar(select(Order).where(Order.order_no == params.get("out_trade_no")))
+    return render_template("payments/return.html", verified=verified, order=order)

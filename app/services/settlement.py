@@ -1,0 +1,127 @@
+"""Settlement: the lines a student is about to pay for, the coupons usable on each, and a live
+quote as coupons are picked. Kept in Redis for 30 minutes; every quote re-checks the database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.models import Coupon, CouponRecord, RecordStatus
+from app.services.cart import RedisCart, parse_key
+from app.services.coupons import record_dict
+from app.services.errors import InvalidInput, NotFound
+from app.services.offers import LineRef, check_offers
+from app.services.orders import OrderLineIn, money, price_order, terms_of
+
+SETTLEMENT_LIFETIME = timedelta(minutes=30)
+
+
+def _key(user_id: int) -> str:
+    return f"settlement:{user_id}"
+
+
+def cart_lines(user_id: int) -> list[LineRef]:
+    """The student's cart as settlement lines; an empty cart is a 400."""
+    refs = []
+    for key, policy_id in sorted(RedisCart(user_id).lines().items()):
+        if (parsed := parse_key(key)) is not None:
+            refs.append(LineRef(parsed[0], parsed[1], policy_id))
+    if not refs:
+        raise InvalidInput("Your cart is empty.", fields={"from_cart": "The cart is empty."})
+    return refs
+
+
+def usable_records(user_id: int, now: datetime) -> list[CouponRecord]:
+    """The student's unused records inside their use window, with their coupons."""
+    return list(
+        db.session.scalars(
+            select(CouponRecord)
+            .join(Coupon, CouponRecord.coupon_id == Coupon.id)
+            .where(
+                CouponRecord.user_id == user_id,
+                CouponRecord.status == RecordStatus.UNUSED,
+                CouponRecord.valid_from <= now,
+                (CouponRecord.valid_until.is_(None)) | (CouponRecord.valid_until > now),
+            )
+            .options(selectinload(CouponRecord.coupon).selectinload(Coupon.product))
+            .order_by(CouponRecord.id)
+        )
+    )
+
+
+def start_settlement(user_id: int, refs: Sequence[LineRef], now: datetime) -> dict[str, Any]:
+    """Check the lines, find the coupons usable on each, and keep it all for 30 minutes."""
+    offers = check_offers(user_id, refs)
+    records = usable_records(user_id, now)
+    total = sum((offer.policy.price for offer in offers), Decimal("0.00"))
+    items = []
+    for offer in offers:
+        price = offer.policy.price
+        items.append(
+            {
+                "item_type": offer.item_type,
+                "item_id": offer.product.id,
+                "name": offer.product.name,
+                "price_policy_id": offer.policy.id,
+                "price": money(price),
+                "coupons": [
+                    record_dict(r, now)
+                    for r in records
+                    if r.coupon.product_id == offer.product.id and terms_of(r).applies_to(price)
+                ],
+            }
+        )
+    settlement = {
+        "items": items,
+        # Site-wide coupons whose threshold the lines reach before any course coupon; the
+        # quote checks the threshold again against what is left after the course coupons.
+        "global_coupons": [
+            record_dict(r, now)
+            for r in records
+            if r.coupon.product_id is None and terms_of(r).applies_to(total)
+        ],
+        "total_price": money(total),
+    }
+    client = current_app.extensions["redis_store"].client
+    client.set(_key(user_id), json.dumps(settlement), ex=int(SETTLEMENT_LIFETIME.total_seconds()))
+    return settlement
+
+
+def current_settlement(user_id: int) -> dict[str, Any]:
+    stored = current_app.extensions["redis_store"].client.get(_key(user_id))
+    if stored is None:
+        raise NotFound("There is no settlement in progress (it lasts 30 minutes).")
+    return json.loads(stored)
+
+
+def quote_settlement(
+    user_id: int, lines: Sequence[OrderLineIn], global_record_id: int | None, now: datetime
+) -> dict[str, Any]:
+    """Price the lines with the chosen coupons exactly as an order would be priced."""
+    priced = price_order(user_id, lines, global_record_id, now)
+    return {
+        "items": [
+            {
+                "item_type": offer.item_type,
+                "item_id": offer.product.id,
+                "price": money(line.price),
+                "coupon_record_id": record.id if record else None,
+                "discount": money(line.coupon_discount),
+                "subtotal": money(line.subtotal),
+            }
+            for offer, record, line in zip(
+                priced.offers, priced.line_records, priced.quote.lines, strict=True
+            )
+        ],
+        "global_coupon_record_id": priced.global_record.id if priced.global_record else None,
+        "global_discount": money(priced.quote.global_discount),
+        "amount": money(priced.quote.amount),
+    }
