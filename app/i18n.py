@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
+from babel import Locale
 from flask import current_app, has_request_context, request
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 LANG_COOKIE = "lang"
 
@@ -13,20 +18,37 @@ def supported() -> tuple[str, ...]:
     return tuple(current_app.config["LANGUAGES"])
 
 
-def select_locale() -> str:
+@functools.cache
+def _locale(code: str) -> Locale:
+    # Parsed once per language (only supported ones ever get here): flask-babel takes it as is.
+    return Locale.parse(code)
+
+
+@functools.lru_cache(maxsize=256)
+def _browser_language(accept_language: str, choices: tuple[str, ...], default: str) -> str:
+    # Browsers send a handful of distinct headers: each is parsed once, not on every request.
+    return parse_accept_header(accept_language, LanguageAccept).best_match(choices, default)
+
+
+def select_locale() -> Locale:
     """The visitor's language: `?lang=`, then the switch's cookie, then Accept-Language."""
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
     if not has_request_context():
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
+        return _locale(default)
+    choices = supported()
     for chosen in (request.args.get("lang"), request.cookies.get(LANG_COOKIE)):
-        if chosen in supported():
-            return chosen
-    return request.accept_languages.best_match(
-        supported(), default=current_app.config["BABEL_DEFAULT_LOCALE"]
-    )
+        if chosen in choices:
+            return _locale(chosen)
+    header = request.headers.get("Accept-Language", "")
+    return _locale(_browser_language(header, choices, default) if header else default)
 
 
 def current_language() -> str:
-    return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]).split("_")[0]
+    """The language's code alone ("zh", "en"), whatever territory or script the locale has."""
+    locale = get_locale()
+    if locale is None:
+        return current_app.config["BABEL_DEFAULT_LOCALE"].split("_")[0]
+    return locale.language
 
 
 def period_text(days: int) -> str:

@@ -1,7 +1,10 @@
 """What students may see of the catalog, as plain dicts ready for a page or the API, cached.
 
 Only online products appear: offline and upcoming ones are invisible here, whatever the id.
-Every list is read in a fixed number of queries, whatever its length.
+Every list is read in a fixed number of queries, whatever its length. Each read also comes as
+`..._json()`, its JSON text, which the cache encodes once per catalog version.
+
+The dicts are shared by every request of the process (catalog_cache): never change them.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from app.models import (
     Product,
     ProductStatus,
 )
-from app.services.catalog_cache import cached
+from app.services.catalog_cache import Entry, cached_entry
 from app.services.errors import NotFound
 
 SORTS = ("default", "newest", "price_asc", "price_desc", "popular")
@@ -128,14 +131,22 @@ def degree_summary(degree: DegreeCourse) -> dict[str, Any]:
 # --- reads ------------------------------------------------------------------------------------
 
 
-def list_categories() -> list[dict[str, Any]]:
+def _categories() -> Entry:
     def build():
         categories = db.session.scalars(
             select(CourseCategory).order_by(CourseCategory.sort_order, CourseCategory.id)
         )
         return [category_dict(c) for c in categories]
 
-    return cached("categories", (current_language(),), build)
+    return cached_entry("categories", (current_language(),), build)
+
+
+def list_categories() -> list[dict[str, Any]]:
+    return _categories().value
+
+
+def list_categories_json() -> bytes:
+    return _categories().json()
 
 
 def _min_price():
@@ -185,7 +196,7 @@ def _ordered(stmt: Select, sort: str) -> Select:
     return stmt.order_by(Course.sort_order, Course.id)
 
 
-def list_courses(query: CourseQuery) -> dict[str, Any]:
+def _courses(query: CourseQuery) -> Entry:
     def build():
         filtered = _filtered_courses(query)
         total = db.session.scalar(select(func.count()).select_from(filtered.subquery()))
@@ -203,12 +214,18 @@ def list_courses(query: CourseQuery) -> dict[str, Any]:
         }
 
     key = (current_language(), *(getattr(query, f) for f in query.__dataclass_fields__))
-    return cached("courses", key, build)
+    return cached_entry("courses", key, build)
 
 
-def get_course(course_id: int) -> dict[str, Any]:
-    """The course page's whole content; NotFound for unknown and hidden courses alike."""
+def list_courses(query: CourseQuery) -> dict[str, Any]:
+    return _courses(query).value
 
+
+def list_courses_json(query: CourseQuery) -> bytes:
+    return _courses(query).json()
+
+
+def _course(course_id: int) -> Entry:
     def build():
         course = db.session.scalar(
             select(Course)
@@ -260,13 +277,22 @@ def get_course(course_id: int) -> dict[str, Any]:
             ],
         }
 
-    found = cached("course", (current_language(), course_id), build)
-    if found is None:
+    found = cached_entry("course", (current_language(), course_id), build)
+    if found.value is None:
         raise NotFound("No such course.")
     return found
 
 
-def list_degree_courses(page: int = 1, per_page: int = 12) -> dict[str, Any]:
+def get_course(course_id: int) -> dict[str, Any]:
+    """The course page's whole content; NotFound for unknown and hidden courses alike."""
+    return _course(course_id).value
+
+
+def get_course_json(course_id: int) -> bytes:
+    return _course(course_id).json()
+
+
+def _degree_courses(page: int, per_page: int) -> Entry:
     def build():
         visible = select(DegreeCourse).where(DegreeCourse.status == ProductStatus.ONLINE)
         total = db.session.scalar(select(func.count()).select_from(visible.subquery()))
@@ -283,10 +309,18 @@ def list_degree_courses(page: int = 1, per_page: int = 12) -> dict[str, Any]:
             "per_page": per_page,
         }
 
-    return cached("degrees", (current_language(), page, per_page), build)
+    return cached_entry("degrees", (current_language(), page, per_page), build)
 
 
-def get_degree_course(degree_id: int) -> dict[str, Any]:
+def list_degree_courses(page: int = 1, per_page: int = 12) -> dict[str, Any]:
+    return _degree_courses(page, per_page).value
+
+
+def list_degree_courses_json(page: int = 1, per_page: int = 12) -> bytes:
+    return _degree_courses(page, per_page).json()
+
+
+def _degree_course(degree_id: int) -> Entry:
     def build():
         degree = db.session.scalar(
             select(DegreeCourse)
@@ -318,10 +352,18 @@ def get_degree_course(degree_id: int) -> dict[str, Any]:
             "faqs": [faq_dict(f) for f in degree.faqs],
         }
 
-    found = cached("degree", (current_language(), degree_id), build)
-    if found is None:
+    found = cached_entry("degree", (current_language(), degree_id), build)
+    if found.value is None:
         raise NotFound("No such degree course.")
     return found
+
+
+def get_degree_course(degree_id: int) -> dict[str, Any]:
+    return _degree_course(degree_id).value
+
+
+def get_degree_course_json(degree_id: int) -> bytes:
+    return _degree_course(degree_id).json()
 
 
 def homepage() -> dict[str, Any]:

@@ -1,18 +1,39 @@
-"""Catalog reads cached in Redis, under a version number that every catalog change bumps.
+"""Catalog reads cached in Redis and in each process, under a version every catalog change renews.
 
 Any commit that adds, changes or deletes a catalog row (from a page, the admin, a command or a
-job) bumps the version after it commits, so no reader sees a stale catalog for longer than it
-takes to commit; old entries simply age out.
+job) writes a new version after it commits, so every request that starts after the commit, in
+any process, reads the new catalog; old entries simply age out.
+
+The version is `<epoch>.<count>`: `catalog:version` counts the changes (INCR, as earlier
+releases did, so old and new processes see each other's changes during a rolling deploy) and
+`catalog:epoch` is a random token, renewed by every change and made afresh whenever Redis has
+lost it (a flush, a restart without persistence). A version is therefore never seen twice: a
+counter alone would start again from 1 after a flush and meet the entries a process still holds
+for the old 1.
+
+Each process also keeps the entries it has read, decoded (and their JSON once encoded), in a
+bounded LRU keyed by version, along with rendered HTML fragments of the catalog pages. A read
+therefore costs one Redis round trip, the version's MGET, and nothing more when the process has
+the entry. A request reads the version once, at its first catalog read, and its later catalog
+reads use the same one, so the pieces of one page always come from the same catalog; a commit
+made by the request itself moves it on to the new version.
+
+What the cache hands out is shared by every request of the process: read it, never change it.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import redis
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, request
+from markupsafe import Markup
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -20,9 +41,16 @@ from app.extensions import cache
 
 log = logging.getLogger(__name__)
 
-VERSION_KEY = "catalog:version"
+VERSION_KEY = "catalog:version"  # the number of changes
+EPOCH_KEY = "catalog:epoch"  # a random token, new with every change and after any loss
 CHANGED = "catalog_changed"
-T = TypeVar("T")
+EXTENSION = "catalog_local_cache"
+# The version this request reads the catalog at; in the request's environ, not in `g`: an app
+# context may outlive one request.
+REQUEST_VERSION = "luffy.catalog_version"
+# Entries (data and HTML fragments together) a process keeps; the least recently used go first.
+DEFAULT_LOCAL_ENTRIES = 512
+H = TypeVar("H", Markup, tuple[Markup, ...])
 
 _catalog_classes: tuple[type, ...] = ()
 _listeners: list[Callable[[], None]] = []
@@ -51,6 +79,10 @@ def init_app(app: Flask) -> None:
         FAQ,
         PricePolicy,
     )
+    app.config.setdefault("CATALOG_LOCAL_ENTRIES", DEFAULT_LOCAL_ENTRIES)
+    app.extensions[EXTENSION] = LocalEntries(
+        app.config["CATALOG_LOCAL_ENTRIES"], max_age=app.config["CATALOG_CACHE_SECONDS"]
+    )
     if not event.contains(Session, "after_flush", _note_catalog_change):
         event.listen(Session, "after_flush", _note_catalog_change)
         event.listen(Session, "after_commit", _bump_if_changed)
@@ -63,33 +95,177 @@ def on_catalog_change(listener: Callable[[], None]) -> None:
         _listeners.append(listener)
 
 
+# --- the version ------------------------------------------------------------------------------
+
+
 def _client() -> redis.Redis:
     return current_app.extensions["redis_store"].client
 
 
-def catalog_version() -> int:
-    return int(_client().get(VERSION_KEY) or 0)
+def _new_epoch() -> str:
+    return secrets.token_hex(16)
 
 
-def bump_catalog_version() -> int:
-    return int(_client().incr(VERSION_KEY))
+def catalog_version() -> str:
+    """The catalog's version as Redis has it now (one round trip)."""
+    client = _client()
+    epoch, count = client.mget(EPOCH_KEY, VERSION_KEY)
+    if epoch is None:  # never made yet, or lost
+        with client.pipeline() as pipe:  # MULTI: several processes agree on the first token
+            pipe.set(EPOCH_KEY, _new_epoch(), nx=True)
+            pipe.mget(EPOCH_KEY, VERSION_KEY)
+            _, (epoch, count) = pipe.execute()
+    return f"{epoch}.{count or 0}"
 
 
-def cached(name: str, parts: tuple[Any, ...], build: Callable[[], T]) -> T:
-    """`build()`'s result, from the cache when this catalog version already has it."""
+def bump_catalog_version() -> str:
+    """Give the catalog a new version: every entry cached so far is for an older one."""
+    epoch = _new_epoch()
+    with _client().pipeline() as pipe:
+        pipe.incr(VERSION_KEY)
+        pipe.set(EPOCH_KEY, epoch)
+        count, _ = pipe.execute()
+    version = f"{epoch}.{count}"
+    if has_request_context():
+        request.environ[REQUEST_VERSION] = version
+    return version
+
+
+def _read_version() -> str:
+    """The version a catalog read uses: read from Redis once per request."""
+    if not has_request_context():
+        return catalog_version()
+    version = request.environ.get(REQUEST_VERSION)
+    if version is None:
+        version = request.environ[REQUEST_VERSION] = catalog_version()
+    return version
+
+
+# --- the process's entries --------------------------------------------------------------------
+
+
+class Entry:
+    """A cached value, and its JSON text once someone asked for it."""
+
+    __slots__ = ("_json", "value")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self._json: bytes | None = None
+
+    def json(self) -> bytes:
+        """The value as compact JSON, as Flask's `jsonify` writes it (encoded once)."""
+        if self._json is None:
+            text = current_app.json.dumps(self.value, separators=(",", ":"))
+            self._json = text.encode()
+        return self._json
+
+
+class LocalEntries:
+    """This process's entries for the current catalog version: at most `max_entries` of them
+    (the least recently used go first), each kept `max_age` seconds at most, as long as in Redis
+    (if a version bump ever fails, the entries still age out).
+
+    Keys carry the version, so an entry is never found under another one; besides, the first
+    lookup with a new version drops everything kept for the older one."""
+
+    def __init__(self, max_entries: int, max_age: float) -> None:
+        self.max_entries = max_entries
+        self.max_age = max_age
+        self._version: str | None = None
+        self._entries: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version: str, key: str) -> Any:
+        with self._lock:
+            if version != self._version:
+                self._entries.clear()
+                self._version = version
+                return None
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            if found[0] <= time.monotonic():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return found[1]
+
+    def put(self, version: str, key: str, item: Any) -> None:
+        with self._lock:
+            if version != self._version:
+                return  # read under a version that is no longer the latest seen: not kept
+            self._entries[key] = (time.monotonic() + self.max_age, item)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _local() -> LocalEntries:
+    return current_app.extensions[EXTENSION]
+
+
+def _key(version: str, name: str, parts: tuple[Any, ...]) -> str:
+    return f"catalog:v{version}:{name}:" + ":".join(map(str, parts))
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+def cached_entry(name: str, parts: tuple[Any, ...], build: Callable[[], Any]) -> Entry:
+    """`build()`'s result in an `Entry`: from this process, else from Redis, else built (and
+    kept in both) when this catalog version has not got it yet."""
     try:
-        key = f"catalog:v{catalog_version()}:{name}:" + ":".join(map(str, parts))
+        version = _read_version()
+    except redis.RedisError:
+        log.warning("catalog cache unavailable; reading the database", exc_info=True)
+        return Entry(build())
+    key = _key(version, name, parts)
+    local = _local()
+    entry = local.get(version, key)
+    if entry is not None:
+        return entry
+    try:
         value = cache.get(key)
     except redis.RedisError:
         log.warning("catalog cache unavailable; reading the database", exc_info=True)
-        return build()
+        return Entry(build())
     if value is None:
         value = build()
         try:
             cache.set(key, value)
         except redis.RedisError:
             log.warning("could not store %s in the catalog cache", key, exc_info=True)
-    return value
+    entry = Entry(value)
+    local.put(version, key, entry)
+    return entry
+
+
+def cached_fragment(name: str, parts: tuple[Any, ...], render: Callable[[], H]) -> H:
+    """What `render()` makes (HTML, or a tuple of HTML pieces) of the catalog alone, kept in this
+    process for this catalog version. `parts` must name everything else it depends on (the
+    language, the query arguments); nothing personal (a user's name, a CSRF token, a CSP nonce)
+    may ever be in it. While templates reload on change (development), it is never kept."""
+    if current_app.jinja_env.auto_reload:
+        return render()
+    try:
+        version = _read_version()
+    except redis.RedisError:
+        log.warning("catalog cache unavailable; rendering afresh", exc_info=True)
+        return render()
+    key = _key(version, f"html:{name}", parts)
+    local = _local()
+    fragment = local.get(version, key)
+    if fragment is None:
+        fragment = render()
+        local.put(version, key, fragment)
+    return fragment
+
+
+# --- noticing changes -------------------------------------------------------------------------
 
 
 def _note_catalog_change(session: Session, flush_context: Any) -> None:
@@ -109,6 +285,8 @@ def _bump_if_changed(session: Session) -> None:
     except redis.RedisError:
         # Committed already: the cache ages out on its own (CATALOG_CACHE_SECONDS).
         log.exception("could not bump the catalog cache version")
+        if has_request_context():
+            request.environ.pop(REQUEST_VERSION, None)  # this request reads it again
     for listener in _listeners:
         listener()
 

@@ -223,7 +223,7 @@ def test_an_unexpected_error_is_a_json_500(app, client, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("app.services.catalog.list_categories", explode)
+    monkeypatch.setattr("app.services.catalog.list_categories_json", explode)
     body = refused(client.get("/api/v1/categories"), 500, 1030, "server_error")
     assert "boom" not in body["msg"]
 

@@ -1,8 +1,9 @@
-"""Catalog endpoints: categories, courses, degree courses."""
+"""Catalog endpoints: categories, courses, degree courses, answered with the cached JSON text."""
 
 from __future__ import annotations
 
 from app.blueprints.api import api
+from app.blueprints.api.envelope import JSONData
 from app.schemas.catalog import (
     CategoryOut,
     CourseListQuery,
@@ -19,7 +20,7 @@ TAGS = ["catalog"]
 
 @api.route("/categories", summary="Course categories", tags=TAGS, response=list[CategoryOut])
 def list_categories():
-    return catalog.list_categories()
+    return JSONData(catalog.list_categories_json())
 
 
 @api.route(
@@ -30,7 +31,7 @@ def list_categories():
     response=CoursePageOut,
 )
 def list_courses(query: CourseListQuery):
-    return catalog.list_courses(query.to_query())
+    return JSONData(catalog.list_courses_json(query.to_query()))
 
 
 @api.route(
@@ -41,7 +42,7 @@ def list_courses(query: CourseListQuery):
     errors=(404,),
 )
 def get_course(course_id: int):
-    return catalog.get_course(course_id)
+    return JSONData(catalog.get_course_json(course_id))
 
 
 @api.route(
@@ -52,7 +53,7 @@ def get_course(course_id: int):
     response=DegreePageOut,
 )
 def list_degree_courses(query: PageQuery):
-    return catalog.list_degree_courses(query.page, query.per_page)
+    return JSONData(catalog.list_degree_courses_json(query.page, query.per_page))
 
 
 @api.route(
@@ -63,4 +64,4 @@ def list_degree_courses(query: PageQuery):
     errors=(404,),
 )
 def get_degree_course(degree_id: int):
-    return catalog.get_degree_course(degree_id)
+    return JSONData(catalog.get_degree_course_json(degree_id))

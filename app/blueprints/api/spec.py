@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from pydantic import BaseModel, TypeAdapter
 
-from app.blueprints.api.envelope import ok_response
+from app.blueprints.api.envelope import JSONData, ok_response
 from app.schemas.base import parse_input
 from app.services.errors import InvalidInput
 
@@ -68,9 +68,11 @@ class Api:
         errors: tuple[int, ...] = (),
     ) -> Callable:
         """Register a view. It receives `query=` and/or `body=` already validated, and returns
-        the `data` of the envelope (or a Response)."""
+        the `data` of the envelope (or `JSONData`, that data already encoded, or a Response)."""
 
         def decorator(view: Callable) -> Callable:
+            # A view under a rate limit (app.security) may be refused with 429.
+            documented = (*errors, 429) if getattr(view, "rate_limits", None) else errors
             op = Operation(
                 rule=rule,
                 method=method.upper(),
@@ -82,7 +84,7 @@ class Api:
                 response=response,
                 status=status,
                 auth=auth,
-                errors=errors,
+                errors=documented,
             )
             self.operations.append(op)
             checker = TypeAdapter(response) if response is not None else None
@@ -99,7 +101,8 @@ class Api:
                 if hasattr(data, "status_code"):
                     return data
                 if checker is not None and current_app.testing:
-                    checker.validate_python(data)  # the answer keeps the documented shape
+                    # The answer keeps the documented shape (what a client reads, when encoded).
+                    checker.validate_python(data.parsed() if isinstance(data, JSONData) else data)
                 return ok_response(data, status=status)
 
             self.blueprint.add_url_rule(rule, view.__name__, wrapped, methods=[op.method])
