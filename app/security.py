@@ -153,6 +153,12 @@ def make_limiter(app: Flask) -> Limiter:
     )
     limiter.request_filter(lambda: request.endpoint in UNLIMITED_ENDPOINTS)
     limiter.init_app(app)
+    # Only decorated views are limited, and each checks its limits in its own wrapper. The
+    # check Flask-Limiter adds before every request looks for default and application limits,
+    # of which there are none: it would cost every page and API read for nothing.
+    hooks = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit in hooks:  # absent when the limiter is switched off
+        hooks.remove(limiter._check_request_limit)
     return limiter
 
 
@@ -227,6 +233,11 @@ class SecurityState:
         self.limiter = limiter
         self.limits_enabled = bool(app.config["RATELIMIT_ENABLED"])
         self.hsts = bool(app.config["HSTS_ENABLED"])
+        # (name, value) of the headers every response gets as they are.
+        self.static_headers = [
+            *SECURITY_HEADERS.items(),
+            *([("Strict-Transport-Security", HSTS)] if self.hsts else []),
+        ]
         self.csp_overrides: dict[str, dict[str, str]] = {}
         self.directives = dict(CSP_DIRECTIVES)
         gateway = origin_of(app.config.get("ALIPAY_GATEWAY_URL"))
@@ -297,12 +308,14 @@ def too_many_requests(exc: RateLimitExceeded):
 def add_security_headers(response: Response) -> Response:
     state: SecurityState = current_app.extensions[EXTENSION]
     headers = response.headers
-    # setdefault: a view that needs a different value for one answer may set its own.
-    headers.setdefault("Content-Security-Policy", state.content_security_policy())
-    for name, value in SECURITY_HEADERS.items():
-        headers.setdefault(name, value)
-    if state.hsts:
-        headers.setdefault("Strict-Transport-Security", HSTS)
+    # A view that needs a different value for one answer may set its own: only the missing
+    # ones are added (one pass over the few headers present, on every response).
+    present = {name.lower() for name in headers.keys()}  # noqa: SIM118 - Headers, not a dict
+    if "content-security-policy" not in present:
+        headers.add("Content-Security-Policy", state.content_security_policy())
+    headers.extend(
+        (name, value) for name, value in state.static_headers if name.lower() not in present
+    )
     return response
 
 
