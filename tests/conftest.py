@@ -298,3 +298,17 @@ def token_for(app):
         return {"Authorization": f"Token {key}"}
 
     return make
+
+
+@pytest.fixture
+def student(app):
+    """A signed-up student (see `headers` for their API token)."""
+    from tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def headers(student, token_for):
+    """Headers that authenticate API requests as `student`."""
+    return token_for(student)

@@ -8,31 +8,8 @@ import pytest
 
 from app.extensions import db
 from app.services.offers import MAX_LINES
+from tests.api import ok, refused
 from tests.factories import CourseFactory, DegreeCourseFactory, EnrollmentFactory, UserFactory
-
-
-@pytest.fixture
-def student(app):
-    return UserFactory()
-
-
-@pytest.fixture
-def headers(student, token_for):
-    return token_for(student)
-
-
-def ok(response, status=200):
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["code"] == 1000
-    return body["data"]
-
-
-def refused(response, status, slug):
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["error"] == slug
-    return body
 
 
 def add(client, headers, product, policy_index=0, item_type="course"):

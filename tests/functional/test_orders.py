@@ -13,6 +13,7 @@ from app.extensions import db
 from app.models import CouponRecord, Enrollment, Order, OrderLine
 from app.models.types import utcnow
 from app.services.orders import expire_overdue_orders
+from tests.api import ok, refused
 from tests.factories import (
     CouponFactory,
     CouponRecordFactory,
@@ -21,30 +22,6 @@ from tests.factories import (
     EnrollmentFactory,
     UserFactory,
 )
-
-
-@pytest.fixture
-def student(app):
-    return UserFactory()
-
-
-@pytest.fixture
-def headers(student, token_for):
-    return token_for(student)
-
-
-def ok(response, status=200):
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["code"] == 1000
-    return body["data"]
-
-
-def refused(response, status, slug):
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["error"] == slug, body
-    return body
 
 
 def line(product, index=0, record=None, item_type="course"):

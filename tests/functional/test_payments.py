@@ -17,17 +17,7 @@ from app.extensions import db
 from app.models import CouponRecord, Enrollment, Order, PaymentEvent
 from app.models.types import utcnow
 from app.services.payments import sign_notification
-from tests.factories import CouponFactory, CouponRecordFactory, CourseFactory, UserFactory
-
-
-@pytest.fixture
-def student(app):
-    return UserFactory()
-
-
-@pytest.fixture
-def headers(student, token_for):
-    return token_for(student)
+from tests.factories import CouponFactory, CouponRecordFactory, CourseFactory
 
 
 def place(client, headers, course, record=None, amount="99.00"):

@@ -6,33 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-import pytest
-
 from app.models.types import utcnow
-from tests.factories import CouponFactory, CouponRecordFactory, CourseFactory, UserFactory
-
-
-@pytest.fixture
-def student(app):
-    return UserFactory()
-
-
-@pytest.fixture
-def headers(student, token_for):
-    return token_for(student)
-
-
-def ok(response, status=200):
-    body = response.get_json()
-    assert response.status_code == status, body
-    return body["data"]
-
-
-def refused(response, status, slug):
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["error"] == slug, body
-    return body
+from tests.api import ok, refused
+from tests.factories import CouponFactory, CouponRecordFactory, CourseFactory
 
 
 def ref(product, index=0, **extra):
