@@ -3,6 +3,7 @@ later change of state as a conditional UPDATE on the state it leaves."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from app.services.errors import Conflict, InvalidInput, NotFound
 from app.services.offers import LineRef, Offer, check_offers, load_products
 
 BEIJING = ZoneInfo("Asia/Shanghai")
+# What an Idempotency-Key may be: 1-64 printable ASCII characters (the column holds 64).
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,64}")
 
 
 class DuplicateSubmission(Exception):

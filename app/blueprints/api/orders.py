@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 from flask import current_app, request
@@ -19,14 +18,13 @@ from app.services.errors import Conflict, InvalidInput
 from app.services.retry import retry_on_deadlock
 
 TAGS = ["orders"]
-IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,64}")
 
 
 def _idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not IDEMPOTENCY_KEY.fullmatch(key):
+    if not orders.IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidInput(fields={"Idempotency-Key": "1–64 printable ASCII characters."})
     return key
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from decimal import Decimal, InvalidOperation
 
@@ -30,7 +29,6 @@ from app.services.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.services.offers import ITEM_TYPES, LineRef
 from app.services.retry import retry_on_deadlock
 
-IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,64}")
 ORDERS_PER_PAGE = 10
 REFUND_REASON_MAX = 500
 
@@ -243,7 +241,7 @@ def _busy_coupons() -> Conflict:
 def place_order():
     user_id = current_user.id
     key = request.form.get("idempotency_key") or None
-    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+    if key is not None and not orders.IDEMPOTENCY_KEY.fullmatch(key):
         key = None
     if key and (first := orders.find_by_idempotency_key(user_id, key)):
         return _after_order(first)
