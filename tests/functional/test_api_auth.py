@@ -14,29 +14,12 @@ from app.models import ApiToken, User
 from app.models.types import utcnow
 from app.services import tokens
 from app.services.errors import Unauthorized
+from tests.api import ok, refused
 from tests.factories import UserFactory
 
 REGISTER = "/api/v1/auth/register"
 LOGIN = "/api/v1/auth/login"
 LOGOUT = "/api/v1/auth/logout"
-
-
-def data(response, status=200):
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["code"] == 1000
-    assert "error" not in body
-    return body["data"]
-
-
-def refused(response, status, code, slug):
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert response.mimetype == "application/json"
-    assert body["code"] == code
-    assert body["error"] == slug
-    assert body["msg"]
-    return body
 
 
 def user_count() -> int:
@@ -58,7 +41,7 @@ def log_in(client, username, password=UserFactory.password):
 
 
 def test_register_answers_the_user_and_stores_an_argon2id_hash(client):
-    got = data(register(client), 201)
+    got = ok(register(client), 201)
     assert got == {"id": got["id"], "username": "newbie", "email": "newbie@example.com"}
     user = db.session.get(User, got["id"])
     assert user.password_hash.startswith("$argon2id$")
@@ -66,22 +49,22 @@ def test_register_answers_the_user_and_stores_an_argon2id_hash(client):
 
 
 def test_register_without_email(client):
-    assert data(register(client, email=None), 201)["email"] == ""
-    assert data(register(client, username="second", email=""), 201)["email"] == ""
+    assert ok(register(client, email=None), 201)["email"] == ""
+    assert ok(register(client, username="second", email=""), 201)["email"] == ""
     body = {"username": "third", "password": "s3cret-pass"}
-    assert data(client.post(REGISTER, json=body), 201)["email"] == ""
+    assert ok(client.post(REGISTER, json=body), 201)["email"] == ""
 
 
 def test_usernames_are_unique_without_regard_to_case(client):
-    data(register(client, username="Demo"), 201)
-    refused(register(client, username="dEMO"), 409, 1005, "username_taken")
+    ok(register(client, username="Demo"), 201)
+    refused(register(client, username="dEMO"), 409, "username_taken", code=1005)
     assert user_count() == 1
 
 
 def test_password_is_kept_exactly_as_typed(client):
-    data(register(client, password="  spaced out  "), 201)
-    data(log_in(client, "newbie", "  spaced out  "))
-    refused(log_in(client, "newbie", "spaced out"), 401, 1003, "invalid_credentials")
+    ok(register(client, password="  spaced out  "), 201)
+    ok(log_in(client, "newbie", "  spaced out  "))
+    refused(log_in(client, "newbie", "spaced out"), 401, "invalid_credentials", code=1003)
 
 
 @pytest.mark.parametrize(
@@ -115,14 +98,14 @@ def test_password_is_kept_exactly_as_typed(client):
     ],
 )
 def test_bad_fields_are_400_with_field_messages_and_write_nothing(client, fields, bad):
-    body = refused(register(client, **fields), 400, 1001, "invalid_input")
+    body = refused(register(client, **fields), 400, "invalid_input", code=1001)
     assert bad in body["data"]["fields"], body
     assert isinstance(body["data"]["fields"][bad], str)
     assert user_count() == 0
 
 
 def test_missing_fields_are_named(client):
-    body = refused(client.post(REGISTER, json={}), 400, 1001, "invalid_input")
+    body = refused(client.post(REGISTER, json={}), 400, "invalid_input", code=1001)
     assert {"username", "password"} <= set(body["data"]["fields"])
     assert user_count() == 0
 
@@ -132,24 +115,24 @@ def test_a_lone_surrogate_is_400_not_500(client):
     body = refused(
         client.post(REGISTER, data=raw, content_type="application/json"),
         400,
-        1001,
         "invalid_input",
+        code=1001,
     )
     assert "password" in body["data"]["fields"]
     assert user_count() == 0
 
 
 def test_unicode_passwords_and_emails_are_fine(client):
-    got = data(register(client, password="密码🔑密码🔑密码", email="学生@例子.中国"), 201)
+    got = ok(register(client, password="密码🔑密码🔑密码", email="学生@例子.中国"), 201)
     assert got["email"] == "学生@例子.中国"
-    data(log_in(client, "newbie", "密码🔑密码🔑密码"))
+    ok(log_in(client, "newbie", "密码🔑密码🔑密码"))
 
 
 def test_a_megabyte_username_is_refused_not_a_500(make_app):
     app = make_app(MAX_CONTENT_LENGTH=64 * 1024)
     with app.app_context():
         response = register(app.test_client(), username="u" * 1_000_000)
-        refused(response, 413, 1001, "too_large")
+        refused(response, 413, "too_large", code=1001)
 
 
 @pytest.mark.parametrize(
@@ -166,19 +149,19 @@ def test_a_megabyte_username_is_refused_not_a_500(make_app):
 )
 def test_bodies_that_are_not_a_json_object_are_400(client, payload, content_type):
     response = client.post(REGISTER, data=payload, content_type=content_type)
-    refused(response, 400, 1001, "invalid_input")
+    refused(response, 400, "invalid_input", code=1001)
     assert user_count() == 0
 
 
 def test_register_is_post_only(client):
-    refused(client.get(REGISTER), 405, 1001, "method_not_allowed")
+    refused(client.get(REGISTER), 405, "method_not_allowed", code=1001)
 
 
 def test_a_race_for_the_same_username_is_a_409_not_a_500(client, monkeypatch):
     # The other request inserts the user after our existence check and before our insert.
     monkeypatch.setattr("app.services.accounts.find_user", lambda username: None)
-    data(register(client, username="racer"), 201)
-    refused(register(client, username="RACER"), 409, 1005, "username_taken")
+    ok(register(client, username="racer"), 201)
+    refused(register(client, username="RACER"), 409, "username_taken", code=1005)
     assert user_count() == 1
 
 
@@ -187,7 +170,7 @@ def test_a_race_for_the_same_username_is_a_409_not_a_500(client, monkeypatch):
 
 def test_login_answers_a_token_that_authenticates(client):
     user = UserFactory(username="Student")
-    got = data(log_in(client, "student"))
+    got = ok(log_in(client, "student"))
     assert set(got) == {"token", "username", "expires_at"}
     assert got["username"] == "Student"
     assert got["expires_at"].endswith("+00:00")
@@ -200,7 +183,7 @@ def test_login_answers_a_token_that_authenticates(client):
 
 def test_the_token_is_not_stored_in_plain_text(client):
     UserFactory(username="keeper")
-    key = data(log_in(client, "keeper"))["token"]
+    key = ok(log_in(client, "keeper"))["token"]
     row = db.session.scalar(select(ApiToken))
     assert row.key_hash == hashlib.sha256(key.encode()).hexdigest()
     for column in ApiToken.__table__.columns:
@@ -214,7 +197,7 @@ def test_wrong_password_unknown_user_and_disabled_user_look_the_same(client):
     unknown_user = log_in(client, "nobody", "not-the-password")
     disabled_user = log_in(client, "bob")  # the right password, but disabled
     for response in (wrong_password, unknown_user, disabled_user):
-        refused(response, 401, 1003, "invalid_credentials")
+        refused(response, 401, "invalid_credentials", code=1003)
     assert wrong_password.get_json() == unknown_user.get_json() == disabled_user.get_json()
     assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 0
 
@@ -232,7 +215,7 @@ def test_an_unknown_user_still_costs_a_password_check(client, monkeypatch):
             return super().verify(hash, password)
 
     monkeypatch.setattr(accounts, "hasher", SpyHasher())
-    refused(log_in(client, "nobody", "guess-1234"), 401, 1003, "invalid_credentials")
+    refused(log_in(client, "nobody", "guess-1234"), 401, "invalid_credentials", code=1003)
     assert checked == ["guess-1234"]
 
 
@@ -248,23 +231,23 @@ def test_an_unknown_user_still_costs_a_password_check(client, monkeypatch):
     ],
 )
 def test_malformed_login_is_400(client, body):
-    refused(client.post(LOGIN, json=body), 400, 1001, "invalid_input")
+    refused(client.post(LOGIN, json=body), 400, "invalid_input", code=1001)
 
 
 def test_logout_revokes_the_token_it_is_called_with(client):
     UserFactory(username="carol")
-    first = data(log_in(client, "carol"))["token"]
-    second = data(log_in(client, "carol"))["token"]
+    first = ok(log_in(client, "carol"))["token"]
+    second = ok(log_in(client, "carol"))["token"]
     tokens.authenticate_token(first)  # now cached too
-    got = data(client.post(LOGOUT, headers={"Authorization": f"Token {first}"}))
+    got = ok(client.post(LOGOUT, headers={"Authorization": f"Token {first}"}))
     assert got is None
     with pytest.raises(Unauthorized):
         tokens.authenticate_token(first)
     refused(
         client.post(LOGOUT, headers={"Authorization": f"Token {first}"}),
         401,
-        1003,
         "unauthorized",
+        code=1003,
     )
     assert tokens.authenticate_token(second).username == "carol"  # the other one lives on
 
@@ -272,8 +255,8 @@ def test_logout_revokes_the_token_it_is_called_with(client):
 def test_token_and_bearer_both_work(client):
     UserFactory(username="dave")
     for scheme in ("Token", "Bearer", "token", "bearer"):
-        key = data(log_in(client, "dave"))["token"]
-        data(client.post(LOGOUT, headers={"Authorization": f"{scheme} {key}"}))
+        key = ok(log_in(client, "dave"))["token"]
+        ok(client.post(LOGOUT, headers={"Authorization": f"{scheme} {key}"}))
 
 
 @pytest.mark.parametrize(
@@ -282,7 +265,7 @@ def test_token_and_bearer_both_work(client):
 )
 def test_anything_else_is_401_unauthorized(client, header):
     headers = {} if header is None else {"Authorization": header}
-    refused(client.post(LOGOUT, headers=headers), 401, 1003, "unauthorized")
+    refused(client.post(LOGOUT, headers=headers), 401, "unauthorized", code=1003)
 
 
 def test_an_unknown_or_absurd_token_is_401(client):
@@ -290,8 +273,8 @@ def test_an_unknown_or_absurd_token_is_401(client):
         refused(
             client.post(LOGOUT, headers={"Authorization": f"Token {key}"}),
             401,
-            1003,
             "unauthorized",
+            code=1003,
         )
 
 

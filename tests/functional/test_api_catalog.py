@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.blueprints.api import bp
+from tests.api import ok, refused
 from tests.factories import (
     CategoryFactory,
     ChapterFactory,
@@ -17,36 +18,16 @@ from tests.factories import (
 )
 
 
-def data(response, status=200):
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["code"] == 1000
-    assert body["msg"]
-    assert "error" not in body
-    return body["data"]
-
-
-def refused(response, status, code, slug):
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert response.mimetype == "application/json"
-    assert body["code"] == code
-    assert body["error"] == slug
-    assert isinstance(body["msg"], str)
-    assert body["msg"]
-    return body
-
-
 def test_categories_are_a_bare_list(client):
     CategoryFactory(name="Python", name_en="Python")
-    assert data(client.get("/api/v1/categories")) == [
+    assert ok(client.get("/api/v1/categories")) == [
         {"id": pytest.approx(1, abs=10**9), "name": "Python"}
     ]
 
 
 def test_course_list_shape_and_money_as_strings(client):
     course = CourseFactory(name="Flask 实战", policies=[(30, "99.00"), (0, "1299.50")])
-    page = data(client.get("/api/v1/courses"))
+    page = ok(client.get("/api/v1/courses"))
     assert page["total"] == 1
     assert page["page"] == 1
     assert page["per_page"] == 12
@@ -72,7 +53,7 @@ def test_course_list_shape_and_money_as_strings(client):
 
 def test_period_text_follows_the_language(client):
     CourseFactory(policies=[(0, "1.00"), (14, "2.00"), (365, "3.00"), (10, "4.00")])
-    page = data(client.get("/api/v1/courses", headers={"Accept-Language": "en"}))
+    page = ok(client.get("/api/v1/courses", headers={"Accept-Language": "en"}))
     texts = [p["valid_period_text"] for p in page["items"][0]["price_policies"]]
     assert texts == ["Forever", "10 days", "2 weeks", "1 year"]
 
@@ -81,7 +62,7 @@ def test_retired_policies_are_not_shown(client, db_session):
     course = CourseFactory(policies=[(30, "99.00"), (90, "199.00")])
     course.price_policies[1].active = False
     db_session.commit()
-    (item,) = data(client.get("/api/v1/courses"))["items"]
+    (item,) = ok(client.get("/api/v1/courses"))["items"]
     assert [p["valid_period"] for p in item["price_policies"]] == [30]
 
 
@@ -89,16 +70,16 @@ def test_offline_and_upcoming_courses_never_appear(client):
     shown = CourseFactory(status="online")
     offline = CourseFactory(status="offline")
     upcoming = CourseFactory(status="upcoming")
-    assert [c["id"] for c in data(client.get("/api/v1/courses"))["items"]] == [shown.id]
+    assert [c["id"] for c in ok(client.get("/api/v1/courses"))["items"]] == [shown.id]
     for hidden in (offline, upcoming):
-        refused(client.get(f"/api/v1/courses/{hidden.id}"), 404, 1002, "not_found")
+        refused(client.get(f"/api/v1/courses/{hidden.id}"), 404, "not_found", code=1002)
 
 
 @pytest.mark.parametrize("value", ["", "0", "abc", "-3", "1.5"])
 def test_zero_or_non_numeric_category_means_all(client, value):
     CourseFactory()
     CourseFactory()
-    assert data(client.get(f"/api/v1/courses?category_id={value}"))["total"] == 2
+    assert ok(client.get(f"/api/v1/courses?category_id={value}"))["total"] == 2
 
 
 def test_filters_by_category_level_and_keyword(client):
@@ -110,7 +91,7 @@ def test_filters_by_category_level_and_keyword(client):
     c = CourseFactory(name="Go 并发", level="advanced")
 
     def ids(query):
-        return sorted(item["id"] for item in data(client.get(f"/api/v1/courses?{query}"))["items"])
+        return sorted(item["id"] for item in ok(client.get(f"/api/v1/courses?{query}"))["items"])
 
     assert ids(f"category_id={python.id}") == sorted([a.id, b.id])
     assert ids("level=advanced") == sorted([b.id, c.id])
@@ -125,22 +106,22 @@ def test_sorting(client, db_session):
     middle = CourseFactory(policies=[(30, "90.00"), (90, "1000.00")], sort_order=2)
 
     def order(sort):
-        return [i["id"] for i in data(client.get(f"/api/v1/courses?sort={sort}"))["items"]]
+        return [i["id"] for i in ok(client.get(f"/api/v1/courses?sort={sort}"))["items"]]
 
     assert order("default") == [dear.id, middle.id, cheap.id]
     assert order("price_asc") == [cheap.id, middle.id, dear.id]
     assert order("price_desc") == [dear.id, middle.id, cheap.id]
     assert order("newest") == [middle.id, dear.id, cheap.id]
-    refused(client.get("/api/v1/courses?sort=cheapest"), 400, 1001, "invalid_input")
+    refused(client.get("/api/v1/courses?sort=cheapest"), 400, "invalid_input", code=1001)
 
 
 def test_pagination_bounds(client):
     for _ in range(3):
         CourseFactory()
-    page = data(client.get("/api/v1/courses?page=2&per_page=2"))
+    page = ok(client.get("/api/v1/courses?page=2&per_page=2"))
     assert (len(page["items"]), page["total"], page["page"], page["per_page"]) == (1, 3, 2, 2)
-    assert data(client.get("/api/v1/courses?page=9"))["items"] == []
-    assert len(data(client.get("/api/v1/courses?per_page=100"))["items"]) == 3
+    assert ok(client.get("/api/v1/courses?page=9"))["items"] == []
+    assert len(ok(client.get("/api/v1/courses?per_page=100"))["items"]) == 3
     for bad in (
         "page=0",
         "page=-1",
@@ -150,7 +131,7 @@ def test_pagination_bounds(client):
         "per_page=99999999999999999999",
         "page=1e3",
     ):
-        body = refused(client.get(f"/api/v1/courses?{bad}"), 400, 1001, "invalid_input")
+        body = refused(client.get(f"/api/v1/courses?{bad}"), 400, "invalid_input", code=1001)
         assert set(body["data"]["fields"]) <= {"page", "per_page"}, bad
 
 
@@ -167,7 +148,7 @@ def test_course_detail_shape(client):
     paid = SectionFactory(chapter=chapter, position=2, free_trial=False, link="https://v/2")
     FAQFactory(product=course, question="Q?", answer="A.")
 
-    got = data(client.get(f"/api/v1/courses/{course.id}"))
+    got = ok(client.get(f"/api/v1/courses/{course.id}"))
     assert got["detail"]["hours"] == 20
     assert [t["id"] for t in got["teachers"]] == [teacher.id]
     assert [r["id"] for r in got["recommended"]] == [other.id]  # the offline one is hidden
@@ -180,10 +161,10 @@ def test_course_detail_shape(client):
 
 
 def test_unknown_and_non_numeric_ids_are_404_in_the_envelope(client):
-    refused(client.get("/api/v1/courses/999999"), 404, 1002, "not_found")
-    refused(client.get("/api/v1/courses/abc"), 404, 1002, "not_found")
-    refused(client.get("/api/v1/degree-courses/999999"), 404, 1002, "not_found")
-    refused(client.get("/api/v1/no-such-endpoint"), 404, 1002, "not_found")
+    refused(client.get("/api/v1/courses/999999"), 404, "not_found", code=1002)
+    refused(client.get("/api/v1/courses/abc"), 404, "not_found", code=1002)
+    refused(client.get("/api/v1/degree-courses/999999"), 404, "not_found", code=1002)
+    refused(client.get("/api/v1/no-such-endpoint"), 404, "not_found", code=1002)
 
 
 def test_degree_courses(client):
@@ -194,20 +175,20 @@ def test_degree_courses(client):
     from app.extensions import db
 
     db.session.commit()
-    page = data(client.get("/api/v1/degree-courses"))
+    page = ok(client.get("/api/v1/degree-courses"))
     assert page["total"] == 1
     assert page["items"][0]["courses"] == [{"id": inner.id, "name": inner.name}]
-    got = data(client.get(f"/api/v1/degree-courses/{degree.id}"))
+    got = ok(client.get(f"/api/v1/degree-courses/{degree.id}"))
     assert [c["id"] for c in got["courses"]] == [inner.id]
     assert got["price_policies"][0]["valid_period_text"] == "6个月"
     DegreeCourseFactory(status="upcoming")
-    assert data(client.get("/api/v1/degree-courses"))["total"] == 1
-    refused(client.get("/api/v1/degree-courses?per_page=0"), 400, 1001, "invalid_input")
+    assert ok(client.get("/api/v1/degree-courses"))["total"] == 1
+    refused(client.get("/api/v1/degree-courses?per_page=0"), 400, "invalid_input", code=1001)
 
 
 def test_method_not_allowed_is_json(client):
     response = client.delete("/api/v1/courses")
-    refused(response, 405, 1001, "method_not_allowed")
+    refused(response, 405, "method_not_allowed", code=1001)
     assert "GET" in response.headers["Allow"]
 
 
@@ -216,7 +197,7 @@ def test_too_large_is_json(make_app):
     response = app.test_client().post(
         "/api/v1/courses", data="x" * 5000, content_type="application/json"
     )
-    refused(response, 413, 1001, "too_large")
+    refused(response, 413, "too_large", code=1001)
 
 
 def test_an_unexpected_error_is_a_json_500(app, client, monkeypatch):
@@ -224,7 +205,7 @@ def test_an_unexpected_error_is_a_json_500(app, client, monkeypatch):
         raise RuntimeError("boom")
 
     monkeypatch.setattr("app.services.catalog.list_categories_json", explode)
-    body = refused(client.get("/api/v1/categories"), 500, 1030, "server_error")
+    body = refused(client.get("/api/v1/categories"), 500, "server_error", code=1030)
     assert "boom" not in body["msg"]
 
 

@@ -18,6 +18,7 @@ from app.models import Coupon, CouponRecord, Order
 from app.models.types import utcnow
 from app.services import coupons
 from app.services.errors import Conflict
+from tests.api import ok, refused
 from tests.factories import (
     CouponFactory,
     CouponRecordFactory,
@@ -33,23 +34,6 @@ ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?\+00:00$")
 
 def claim_url(coupon_id: int) -> str:
     return f"/api/v1/coupons/{coupon_id}/claim"
-
-
-def data(response, status=200):
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["code"] == 1000
-    assert "error" not in body
-    return body["data"]
-
-
-def refused(response, status, code, slug):
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["code"] == code
-    assert body["error"] == slug
-    assert body["msg"]
-    return body
 
 
 def claimed_count(coupon_id: int) -> int:
@@ -109,7 +93,7 @@ def test_available_answers_the_contract_shape(client):
         off_percent=80,
         minimum_consume=Decimal("100.00"),
     )
-    threshold, percent = data(client.get(AVAILABLE))
+    threshold, percent = ok(client.get(AVAILABLE))
     assert threshold == {
         "id": threshold["id"],
         "name": "Flask 满 199 减 50",
@@ -129,7 +113,7 @@ def test_available_answers_the_contract_shape(client):
 def test_a_degree_course_coupon_names_its_item_type(client):
     degree = DegreeCourseFactory()
     CouponFactory(product=degree)
-    (coupon,) = data(client.get(AVAILABLE))
+    (coupon,) = ok(client.get(AVAILABLE))
     assert coupon["product"] == {
         "item_type": "degree_course",
         "item_id": degree.id,
@@ -155,7 +139,7 @@ def test_available_leaves_out_what_cannot_be_claimed_now(client):
         valid_from=now - timedelta(days=10),
         valid_until=now - timedelta(days=1),
     )
-    got = data(client.get(AVAILABLE))
+    got = ok(client.get(AVAILABLE))
     assert [c["name"] for c in got] == [c.name for c in shown]
     assert [c["remaining"] for c in got] == [None, 1, None]
 
@@ -164,14 +148,16 @@ def test_available_for_a_signed_in_user_leaves_out_what_they_hold(client, studen
     held, other = CouponFactory(), CouponFactory()
     CouponRecordFactory(coupon=held, user=student)
     CouponRecordFactory(coupon=other)  # someone else's record hides nothing from this user
-    assert [c["id"] for c in data(client.get(AVAILABLE, headers=auth))] == [other.id]
-    assert [c["id"] for c in data(client.get(AVAILABLE))] == [held.id, other.id]
+    assert [c["id"] for c in ok(client.get(AVAILABLE, headers=auth))] == [other.id]
+    assert [c["id"] for c in ok(client.get(AVAILABLE))] == [held.id, other.id]
 
 
 def test_available_with_a_bad_token_is_a_401_not_anonymous(client):
     CouponFactory()
     for header in ("Token not-a-real-token", "Basic abc", "Token"):
-        refused(client.get(AVAILABLE, headers={"Authorization": header}), 401, 1003, "unauthorized")
+        refused(
+            client.get(AVAILABLE, headers={"Authorization": header}), 401, "unauthorized", code=1003
+        )
 
 
 def test_available_reads_a_fixed_number_of_queries(app, client, count_queries, student, auth):
@@ -185,7 +171,7 @@ def test_available_reads_a_fixed_number_of_queries(app, client, count_queries, s
     for _ in range(6):
         CouponFactory(product=CourseFactory())
         CouponFactory(product=DegreeCourseFactory())
-    assert len(data(client.get(AVAILABLE, headers=auth))) == 13
+    assert len(ok(client.get(AVAILABLE, headers=auth))) == 13
     assert queries() == few
 
 
@@ -195,7 +181,7 @@ def test_available_reads_a_fixed_number_of_queries(app, client, count_queries, s
 def test_claim_answers_201_with_the_new_record(client, student, auth):
     coupon = CouponFactory(valid_days=30, quantity=10)
     before = utcnow()
-    record = data(client.post(claim_url(coupon.id), headers=auth), 201)
+    record = ok(client.post(claim_url(coupon.id), headers=auth), 201)
     assert set(record) == {
         "id",
         "code",
@@ -224,15 +210,15 @@ def test_a_fixed_use_window_comes_from_the_coupon(client, auth):
     start = datetime(2020, 1, 1, tzinfo=UTC)
     end = utcnow() + timedelta(days=60)
     coupon = CouponFactory(valid_days=None, valid_from=start, valid_until=end)
-    record = data(client.post(claim_url(coupon.id), headers=auth), 201)
+    record = ok(client.post(claim_url(coupon.id), headers=auth), 201)
     assert record["valid_from"] == "2020-01-01T00:00:00+00:00"
     assert datetime.fromisoformat(record["valid_until"]) == end
 
 
 def test_a_second_claim_is_409_and_the_count_is_unchanged(client, auth):
     coupon = CouponFactory(quantity=5)
-    data(client.post(claim_url(coupon.id), headers=auth), 201)
-    refused(client.post(claim_url(coupon.id), headers=auth), 409, 1005, "already_claimed")
+    ok(client.post(claim_url(coupon.id), headers=auth), 201)
+    refused(client.post(claim_url(coupon.id), headers=auth), 409, "already_claimed", code=1005)
     assert claimed_count(coupon.id) == 1
     assert len(records_of(coupon.id)) == 1
 
@@ -243,9 +229,9 @@ def test_a_claim_refused_by_the_unique_key_takes_nothing_from_the_count(
     """Two claims racing both pass the first check; the unique (coupon, user) stops the second
     and its increment of the count is undone with it."""
     coupon = CouponFactory(quantity=5)
-    data(client.post(claim_url(coupon.id), headers=auth), 201)
+    ok(client.post(claim_url(coupon.id), headers=auth), 201)
     monkeypatch.setattr(coupons, "holds", lambda user, coupon: False)
-    refused(client.post(claim_url(coupon.id), headers=auth), 409, 1005, "already_claimed")
+    refused(client.post(claim_url(coupon.id), headers=auth), 409, "already_claimed", code=1005)
     assert claimed_count(coupon.id) == 1
     assert len(records_of(coupon.id)) == 1
 
@@ -269,7 +255,7 @@ def test_a_code_clash_draws_another_code(client, student, auth, monkeypatch):
     coupon = CouponFactory()
     codes = chain(["AAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAA"], repeat("BBBBBBBBBBBBBBBB"))
     monkeypatch.setattr(coupons, "new_code", lambda: next(codes))
-    record = data(client.post(claim_url(coupon.id), headers=auth), 201)
+    record = ok(client.post(claim_url(coupon.id), headers=auth), 201)
     assert record["code"] == "BBBBBBBBBBBBBBBB"
     assert claimed_count(coupon.id) == 1
 
@@ -277,9 +263,12 @@ def test_a_code_clash_draws_another_code(client, student, auth, monkeypatch):
 def test_a_sold_out_coupon_is_409(client, token_for):
     coupon = CouponFactory(quantity=1)
     first, second = UserFactory(), UserFactory()
-    data(client.post(claim_url(coupon.id), headers=token_for(first)), 201)
+    ok(client.post(claim_url(coupon.id), headers=token_for(first)), 201)
     refused(
-        client.post(claim_url(coupon.id), headers=token_for(second)), 409, 1005, "coupon_sold_out"
+        client.post(claim_url(coupon.id), headers=token_for(second)),
+        409,
+        "coupon_sold_out",
+        code=1005,
     )
     assert claimed_count(coupon.id) == 1
     assert [r.user_id for r in records_of(coupon.id)] == [first.id]
@@ -297,7 +286,7 @@ def test_a_sold_out_coupon_is_409(client, token_for):
 def test_a_claim_outside_the_claim_window_is_409(app, client, auth, window):
     now = utcnow()
     coupon = CouponFactory(**{k: now + v for k, v in window.items()})
-    refused(client.post(claim_url(coupon.id), headers=auth), 409, 1005, "coupon_unavailable")
+    refused(client.post(claim_url(coupon.id), headers=auth), 409, "coupon_unavailable", code=1005)
     assert claimed_count(coupon.id) == 0
     assert records_of(coupon.id) == []
 
@@ -305,25 +294,25 @@ def test_a_claim_outside_the_claim_window_is_409(app, client, auth, window):
 def test_a_coupon_whose_use_window_is_over_cannot_be_claimed(client, auth):
     now = utcnow()
     coupon = CouponFactory(valid_days=None, valid_until=now - timedelta(seconds=1))
-    refused(client.post(claim_url(coupon.id), headers=auth), 409, 1005, "coupon_unavailable")
+    refused(client.post(claim_url(coupon.id), headers=auth), 409, "coupon_unavailable", code=1005)
     assert claimed_count(coupon.id) == 0
 
 
 def test_an_unknown_or_withdrawn_coupon_is_404(client, auth):
     withdrawn = CouponFactory(active=False)
-    refused(client.post(claim_url(withdrawn.id + 1000), headers=auth), 404, 1002, "not_found")
-    refused(client.post(claim_url(withdrawn.id), headers=auth), 404, 1002, "not_found")
+    refused(client.post(claim_url(withdrawn.id + 1000), headers=auth), 404, "not_found", code=1002)
+    refused(client.post(claim_url(withdrawn.id), headers=auth), 404, "not_found", code=1002)
     assert claimed_count(withdrawn.id) == 0
 
 
 def test_claiming_needs_a_token(client):
     coupon = CouponFactory()
-    refused(client.post(claim_url(coupon.id)), 401, 1003, "unauthorized")
+    refused(client.post(claim_url(coupon.id)), 401, "unauthorized", code=1003)
     refused(
         client.post(claim_url(coupon.id), headers={"Authorization": "Token nope"}),
         401,
-        1003,
         "unauthorized",
+        code=1003,
     )
     assert claimed_count(coupon.id) == 0
 
@@ -333,15 +322,15 @@ def test_claiming_with_a_token_from_login(client):
     login = client.post(
         "/api/v1/auth/login", json={"username": user.username, "password": UserFactory.password}
     )
-    headers = {"Authorization": f"Bearer {data(login)['token']}"}
+    headers = {"Authorization": f"Bearer {ok(login)['token']}"}
     coupon = CouponFactory()
-    data(client.post(claim_url(coupon.id), headers=headers), 201)
-    assert [r["coupon"]["id"] for r in data(client.get(MINE, headers=headers))] == [coupon.id]
+    ok(client.post(claim_url(coupon.id), headers=headers), 201)
+    assert [r["coupon"]["id"] for r in ok(client.get(MINE, headers=headers))] == [coupon.id]
 
 
 def test_a_get_on_the_claim_url_is_405(client, auth):
     coupon = CouponFactory()
-    refused(client.get(claim_url(coupon.id), headers=auth), 405, 1001, "method_not_allowed")
+    refused(client.get(claim_url(coupon.id), headers=auth), 405, "method_not_allowed", code=1001)
 
 
 def _lock_failure(number: int) -> OperationalError:
@@ -358,7 +347,7 @@ def test_a_lock_failure_is_retried_once_then_answered_409(client, auth, monkeypa
         raise _lock_failure(number)
 
     monkeypatch.setattr(coupons, "claim_coupon", fail)
-    refused(client.post(claim_url(coupon.id), headers=auth), 409, 1005, "coupon_unavailable")
+    refused(client.post(claim_url(coupon.id), headers=auth), 409, "coupon_unavailable", code=1005)
     assert len(calls) == 2
 
 
@@ -373,7 +362,7 @@ def test_a_claim_that_deadlocks_once_succeeds_on_the_retry(client, auth, monkeyp
         return real(*args, **kwargs)
 
     monkeypatch.setattr(coupons, "claim_coupon", deadlock_once)
-    data(client.post(claim_url(coupon.id), headers=auth), 201)
+    ok(client.post(claim_url(coupon.id), headers=auth), 201)
     assert len(calls) == 2
     assert claimed_count(coupon.id) == 1
 
@@ -408,7 +397,7 @@ def ids(records) -> list[int]:
 
 
 def test_mine_lists_every_record_newest_first(client, auth, wallet):
-    got = data(client.get(MINE, headers=auth))
+    got = ok(client.get(MINE, headers=auth))
     assert ids(got) == [wallet[k].id for k in ("forever", "unused", "not_yet", "expired")] + [
         wallet["reserved"].id,
         wallet["used"].id,
@@ -437,7 +426,7 @@ def test_mine_lists_every_record_newest_first(client, auth, wallet):
     ],
 )
 def test_mine_by_status(client, auth, wallet, status, keys):
-    got = data(client.get(MINE, headers=auth, query_string={"status": status}))
+    got = ok(client.get(MINE, headers=auth, query_string={"status": status}))
     assert ids(got) == [wallet[k].id for k in keys]
     if status:
         assert {r["status"] for r in got} == {status}
@@ -463,7 +452,10 @@ def test_a_record_expires_on_read_as_time_passes(app, student):
 @pytest.mark.parametrize("status", ["all", "UNUSED", "deleted", "1"])
 def test_mine_with_an_unknown_status_is_400(client, auth, status):
     body = refused(
-        client.get(MINE, headers=auth, query_string={"status": status}), 400, 1001, "invalid_input"
+        client.get(MINE, headers=auth, query_string={"status": status}),
+        400,
+        "invalid_input",
+        code=1001,
     )
     assert "status" in body["data"]["fields"]
 
@@ -472,12 +464,12 @@ def test_mine_never_shows_another_users_records(client, student, auth, token_for
     mine = CouponRecordFactory(user=student)
     other = UserFactory()
     theirs = CouponRecordFactory(user=other)
-    assert ids(data(client.get(MINE, headers=auth))) == [mine.id]
-    assert ids(data(client.get(MINE, headers=token_for(other)))) == [theirs.id]
+    assert ids(ok(client.get(MINE, headers=auth))) == [mine.id]
+    assert ids(ok(client.get(MINE, headers=token_for(other)))) == [theirs.id]
 
 
 def test_mine_needs_a_token(client):
-    refused(client.get(MINE), 401, 1003, "unauthorized")
+    refused(client.get(MINE), 401, "unauthorized", code=1003)
 
 
 def test_mine_reads_a_fixed_number_of_queries(app, client, count_queries, student, auth):
@@ -494,7 +486,7 @@ def test_mine_reads_a_fixed_number_of_queries(app, client, count_queries, studen
             coupon=CouponFactory(product=CourseFactory()),
             order=make_order(student, f"2026010100000000010{n}"),
         )
-    assert len(data(client.get(MINE, headers=auth))) == 7
+    assert len(ok(client.get(MINE, headers=auth))) == 7
     assert queries() == few
 
 
