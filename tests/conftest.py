@@ -193,17 +193,32 @@ def make_app(services: Services, _schema, tmp_path: Path):
 
 
 @pytest.fixture
-def app(make_app):
-    """The app, its context pushed for the test, on a clean database and Redis."""
-    app = make_app()
-    flush_redis(app)
-    with app.app_context():
-        yield app
+def app_with(make_app):
+    """`with app_with(CAPTCHA_ENABLED=True) as app:` an app with extra settings, its context
+    pushed, on a clean database and Redis, cleaned again afterwards."""
+
+    @contextlib.contextmanager
+    def made(**settings):
         from app.extensions import db
 
-        db.session.remove()
-        clean_database(app)
-    flush_redis(app)
+        app = make_app(**settings)
+        flush_redis(app)
+        with app.app_context():
+            try:
+                yield app
+            finally:
+                db.session.remove()
+                clean_database(app)
+        flush_redis(app)
+
+    return made
+
+
+@pytest.fixture
+def app(app_with):
+    """The app, its context pushed for the test, on a clean database and Redis."""
+    with app_with() as app:
+        yield app
 
 
 @pytest.fixture

@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import clean_database, flush_redis
-
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -37,18 +35,11 @@ def live_settings() -> dict:
 
 
 @pytest.fixture
-def app(make_app, live_settings):
+def app(app_with, live_settings):
     """As the suite's `app` (its context pushed, a clean database and Redis), made with the
     module's `live_settings`."""
-    app = make_app(**live_settings)
-    flush_redis(app)
-    with app.app_context():
+    with app_with(**live_settings) as app:
         yield app
-        from app.extensions import db
-
-        db.session.remove()
-        clean_database(app)
-    flush_redis(app)
 
 
 @pytest.fixture

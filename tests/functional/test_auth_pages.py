@@ -12,7 +12,6 @@ from app.extensions import db
 from app.models import User
 from app.services import accounts, captcha
 from app.urls import safe_next
-from tests.conftest import clean_database, flush_redis
 from tests.factories import UserFactory
 from tests.functional.test_captcha import EASY, solve
 
@@ -497,14 +496,9 @@ def test_the_account_pages_need_a_login(client):
 
 
 @pytest.fixture
-def csrf_app(make_app):
-    app = make_app(WTF_CSRF_ENABLED=True)
-    flush_redis(app)
-    with app.app_context():
+def csrf_app(app_with):
+    with app_with(WTF_CSRF_ENABLED=True) as app:
         yield app
-        db.session.remove()
-        clean_database(app)
-    flush_redis(app)
 
 
 def csrf_token_of(page: str) -> str:
@@ -560,15 +554,10 @@ def test_a_token_from_another_session_is_refused(csrf_app):
 
 
 @pytest.fixture
-def bot_checked(make_app):
+def bot_checked(app_with):
     """A client of the app with the bot check on (and easy to solve)."""
-    app = make_app(**EASY)
-    flush_redis(app)
-    with app.app_context():
+    with app_with(**EASY) as app:
         yield app.test_client()
-        db.session.remove()
-        clean_database(app)
-    flush_redis(app)
 
 
 def solved_on_the_page(client, action: str) -> str:

@@ -16,22 +16,16 @@ from app.extensions import db
 from app.models.types import utcnow
 from app.services import captcha
 from app.services.errors import CaptchaInvalid, InvalidInput, Unavailable
-from tests.conftest import clean_database, flush_redis
 from tests.factories import UserFactory
 
 EASY = {"CAPTCHA_ENABLED": True, "CAPTCHA_COST": 1, "CAPTCHA_MAX_NUMBER": 40}
 
 
 @pytest.fixture
-def captcha_app(make_app):
+def captcha_app(app_with):
     """The app with the bot check on (and easy to solve), on a clean database and Redis."""
-    app = make_app(**EASY)
-    flush_redis(app)
-    with app.app_context():
+    with app_with(**EASY) as app:
         yield app
-        db.session.remove()
-        clean_database(app)
-    flush_redis(app)
 
 
 @pytest.fixture

@@ -14,18 +14,7 @@ from app.extensions import db
 from app.models import Coupon, CouponRecord
 from app.models.types import utcnow
 from tests.factories import CouponFactory, CouponRecordFactory, CourseFactory, UserFactory
-
-
-def html(response, status=200) -> str:
-    assert response.status_code == status, response.status
-    assert response.mimetype == "text/html"
-    return response.get_data(as_text=True)
-
-
-def sign_in(client, user) -> None:
-    with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
-        session["_fresh"] = True
+from tests.pages import html, sign_in
 
 
 def claim_forms(page: str) -> list[str]:

@@ -17,12 +17,7 @@ from tests.factories import (
     SectionFactory,
     TeacherFactory,
 )
-
-
-def html(response, status=200) -> str:
-    assert response.status_code == status, response.status
-    assert response.mimetype == "text/html"
-    return response.get_data(as_text=True)
+from tests.pages import html
 
 
 def shown_courses(page: str) -> list[str]:

@@ -8,10 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.extensions import db
 from app.security import client_address, submitted_username, username_key
 from app.services.errors import Unauthorized
-from tests.conftest import clean_database, flush_redis
+from tests.conftest import flush_redis
 from tests.factories import UserFactory
 
 LOGIN = "/api/v1/auth/login"
@@ -20,15 +19,10 @@ CAPTCHA = "/api/v1/captcha?action=login"
 
 
 @pytest.fixture
-def limited_app(make_app):
+def limited_app(app_with):
     """The app with its rate limits on, on a clean database and Redis."""
-    app = make_app(RATELIMIT_ENABLED=True, CAPTCHA_COST=1)
-    flush_redis(app)
-    with app.app_context():
+    with app_with(RATELIMIT_ENABLED=True, CAPTCHA_COST=1) as app:
         yield app
-        db.session.remove()
-        clean_database(app)
-    flush_redis(app)
 
 
 @pytest.fixture

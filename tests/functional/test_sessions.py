@@ -51,15 +51,10 @@ def csrf_token_of(page: str) -> str:
 
 
 @pytest.fixture
-def csrf_app(make_app):
+def csrf_app(app_with):
     """The app with CSRF on: showing the login form stores a session before the login."""
-    app = make_app(WTF_CSRF_ENABLED=True)
-    flush_redis(app)
-    with app.app_context():
+    with app_with(WTF_CSRF_ENABLED=True) as app:
         yield app
-        db.session.remove()
-        clean_database(app)
-    flush_redis(app)
 
 
 # --- a new session id at login ------------------------------------------------------------------

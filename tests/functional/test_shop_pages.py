@@ -23,18 +23,7 @@ from tests.factories import (
     SectionFactory,
     UserFactory,
 )
-
-
-def html(response, status=200) -> str:
-    assert response.status_code == status, response.status
-    assert response.mimetype == "text/html"
-    return response.get_data(as_text=True)
-
-
-def sign_in(client, user) -> None:
-    with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
-        session["_fresh"] = True
+from tests.pages import html, sign_in
 
 
 def follow(client, response, status=200) -> str:
