@@ -21,6 +21,7 @@ from app.extensions import db
 from app.i18n import period_text
 from app.models import CouponRecord, Order, OrderLine, OrderStatus, RecordStatus
 from app.services import pricing
+from app.services.catalog import money
 from app.services.enrollment import extend_enrollment
 from app.services.errors import Conflict, InvalidInput, NotFound
 from app.services.offers import LineRef, Offer, check_offers, load_products
@@ -46,10 +47,6 @@ class PricedOrder:
     line_records: list[CouponRecord | None]
     global_record: CouponRecord | None
     quote: pricing.Quote
-
-
-def money(value: Decimal) -> str:
-    return f"{value:.2f}"
 
 
 def terms_of(record: CouponRecord) -> pricing.CouponTerms:

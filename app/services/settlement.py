@@ -16,10 +16,11 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.models import Coupon, CouponRecord, RecordStatus
 from app.services.cart import RedisCart, parse_key
+from app.services.catalog import money
 from app.services.coupons import record_dict
 from app.services.errors import InvalidInput, NotFound
 from app.services.offers import LineRef, check_offers
-from app.services.orders import OrderLineIn, money, price_order, terms_of
+from app.services.orders import OrderLineIn, price_order, terms_of
 
 SETTLEMENT_LIFETIME = timedelta(minutes=30)
 
