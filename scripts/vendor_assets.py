@@ -36,6 +36,18 @@ ASSETS: dict[str, list[tuple[str, str]]] = {
         ("dist/i18n/zh-cn.js", "i18n/zh-cn.js"),
         ("LICENSE.txt", "LICENSE"),
     ],
+    # The admin dashboard's charts (revenue and orders per day).
+    "chart.js": [
+        ("dist/chart.umd.min.js", "chart.umd.min.js"),
+        ("LICENSE.md", "LICENSE"),
+    ],
+    # The rich-text editor of the admin's course descriptions (the HTML it makes is sanitised
+    # with nh3 on the server before it is stored).
+    "quill": [
+        ("dist/quill.js", "quill.js"),
+        ("dist/quill.snow.css", "quill.snow.css"),
+        ("LICENSE", "LICENSE"),
+    ],
 }
 
 SOURCE_MAP = re.compile(rb"\n?/[*/]# sourceMappingURL=[^\n]*?(?:\*/)?\s*$")
