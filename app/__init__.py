@@ -114,6 +114,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)  # the API authenticates with tokens, never with cookies
 
+    from app.admin import init_admin
+
+    init_admin(app)  # the staff pages under /admin/
+
 
 def register_errorhandlers(app: Flask) -> None:
     from app.blueprints.errors import register
