@@ -6,9 +6,17 @@ from typing import Any
 
 from flask import abort, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
+from flask_admin import form as admin_form
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.form import AdminModelConverter
+from flask_admin.model.form import converts
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from wtforms import DecimalField
+from wtforms.form import BaseForm
+
+from app.models.types import UTC
 
 
 def is_staff() -> bool:
@@ -61,11 +69,72 @@ class StaffView(StaffOnly, BaseView):
     pass
 
 
+class StaffForm(FlaskForm):
+    """Flask-WTF's form (its CSRF token is what CSRFProtect checks), remembering the record it
+    edits as Flask-Admin's own forms do, so that its `Unique` check skips that record."""
+
+    def __init__(self, *args: Any, obj: Any = None, **kwargs: Any) -> None:
+        self._obj = obj
+        super().__init__(*args, obj=obj, **kwargs)
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators=extra_validators)
+        if not valid:
+            _plain_errors(self)
+        return valid
+
+
+def _plain_errors(form: BaseForm) -> None:
+    """Lazy (translated) messages as plain text: Flask-Admin shows a field's errors only when
+    they are `str`, so a lazily translated message would be silently left off the page."""
+    for field in form:
+        _plain_field_errors(field)
+
+
+def _plain_field_errors(field: Any) -> None:
+    for entry in getattr(field, "entries", None) or ():  # inline lists
+        _plain_field_errors(entry)
+    inner = getattr(field, "form", None)
+    if isinstance(inner, BaseForm):  # inline one-to-one forms
+        _plain_errors(inner)
+    if isinstance(field.errors, list):
+        field.errors[:] = [e if isinstance(e, dict | list) else str(e) for e in field.errors]
+
+
+class UTCDateTimeField(admin_form.DateTimeField):
+    """A time typed and shown in UTC, as the store keeps every time (aware, never naive)."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None and self.data.tzinfo is None:
+            self.data = self.data.replace(tzinfo=UTC)
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        return self.data.astimezone(UTC).strftime(self.format[0]) if self.data else ""
+
+
+class StoreModelConverter(AdminModelConverter):
+    """Flask-Admin's converter, knowing the store's column types (app/models/types.py)."""
+
+    @converts("Money")
+    def convert_money(self, field_args: dict[str, Any], **extra: Any) -> DecimalField:
+        field_args.setdefault("places", 2)
+        return DecimalField(**field_args)
+
+    @converts("UTCDateTime")
+    def convert_utc_datetime(self, field_args: dict[str, Any], **extra: Any) -> UTCDateTimeField:
+        field_args.setdefault("description", _l("UTC"))
+        return UTCDateTimeField(**field_args)
+
+
 class StaffModelView(StaffOnly, ModelView):
     """A model's pages. Forms are Flask-WTF forms, so every one (create, edit, delete, the
     list's actions) carries the CSRF token that the app's CSRFProtect checks on every POST."""
 
-    form_base_class = FlaskForm
+    form_base_class = StaffForm
+    model_form_converter = StoreModelConverter
     page_size = 20
     can_set_page_size = True
     can_view_details = True
