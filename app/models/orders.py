@@ -71,10 +71,21 @@ class Order(db.Model):
     refund_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refund_error: Mapped[str | None] = mapped_column(Text)
+    # Staff's answer to the last refund request: who approved or rejected it, and why not.
+    refund_rejection: Mapped[str | None] = mapped_column(Text)
+    refund_rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refund_handled_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    # The out_request_no the order's refund was made with at the gateway (reconciliation).
+    refund_request_no: Mapped[str | None] = mapped_column(String(64))
     # A payment arrived that could not be applied (order closed, or paid by another trade).
     needs_refund: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
 
-    user: Mapped[User] = relationship()  # noqa: F821
+    user: Mapped[User] = relationship(foreign_keys=[user_id])  # noqa: F821
+    refund_handled_by: Mapped[User | None] = relationship(  # noqa: F821
+        foreign_keys=[refund_handled_by_id]
+    )
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
     )
@@ -146,5 +157,9 @@ class PaymentEvent(db.Model):
     note: Mapped[str] = mapped_column(Text, default="")
     payload: Mapped[dict] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A stray payment (outcome needs_refund) given back: when, by whom, under which request no.
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refunded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    refund_request_no: Mapped[str | None] = mapped_column(String(64))
 
     order: Mapped[Order | None] = relationship()
