@@ -1,0 +1,395 @@
+"""Refunds: staff approve or reject a student's request, the student withdraws it, and payments
+that could not be applied (orders flagged `needs_refund`) are given back.
+
+States (DESIGN.md): paid -> refund_requested (`orders.request_refund`, the student, inside
+REFUND_WINDOW_DAYS) -> refunded (`approve_refund`, staff), or back to paid (`reject_refund`,
+staff, with a reason the student sees; `withdraw_refund`, the student). Every step is a
+conditional UPDATE on the state it leaves; a step whose UPDATE matches no row changes nothing
+and is refused with Conflict `refund_not_allowed`.
+
+Why the gateway is called inside the claiming transaction
+-----------------------------------------------------------
+`approve_refund` claims the order with the state change itself,
+``UPDATE orders SET status='refunded' ... WHERE id=? AND status='refund_requested'``, and only
+the transaction whose UPDATE matched the row goes on to call the gateway. That UPDATE holds the
+row's lock (InnoDB's row lock; SQLite's database write lock) until the caller commits, and the
+gateway call happens while it is held. A second approval, a rejection or the student's
+withdrawal of the same order waits on the lock and then finds the order no longer
+`refund_requested` (at READ COMMITTED an UPDATE's WHERE is checked against the latest committed
+row), so it matches nothing and is refused: one gateway refund, one state change.
+
+The other way, committing a claim, calling the gateway with no transaction open, then
+committing the outcome, would need a state the contract does not have (or a claim column with a
+lease) and a way to recover claims left by a process that died in between. Holding the lock
+costs at most the gateway's timeout (10 s, well inside MariaDB's lock wait of 50 s) on one
+order row that only staff and its owner write; a payment notification for that very order would
+wait as long.
+
+Whatever goes wrong after the gateway has refunded (the commit fails, the process dies, the
+answer times out after Alipay did the refund) leaves the order `refund_requested`, and staff
+approve it again: each refund has an out_request_no fixed by what it refunds (`request_no_for`:
+the order, or the order and the stray trade), and Alipay answers a repeated out_request_no as
+the same refund (`fund_change` "N") without moving money again. So a retried approval is
+never a second refund.
+
+A failed call (refused, not answered, answer not signed) rolls the claim back and records the
+gateway's words in `orders.refund_error` in a short transaction of its own, committed here,
+then raises `RefundFailed`. That commit is this module's one exception to "services never
+commit": the record of what an outside party said must outlive the refusal, which every caller
+(and the error handlers) answers with a rollback. So callers of `approve_refund` and
+`refund_flagged_payment` must not have other writes pending: each is a whole unit of work.
+
+Stray payments are recorded per notification (`PaymentEvent`, outcome `needs_refund`, or
+`amount_mismatch` for a paid trade of another amount) and refunded per trade (`trade_no`), since
+a gateway may deliver one trade many times. `refund_flagged_payment` claims the order by
+clearing its `needs_refund` flag conditionally (the same lock argument as above) and refunds
+each paid trade not yet refunded; a paid order whose duplicate payment is refunded stays paid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+
+from flask import current_app
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.models import Order, OrderStatus, PaymentEvent
+from app.services.enrollment import shorten_enrollment
+from app.services.errors import Conflict, DomainError, InvalidInput, NotFound
+from app.services.orders import _move_status, get_order
+from app.services.payments import RefundResult, gateway_for, parse_amount
+
+log = logging.getLogger(__name__)
+
+REJECTION_MAX = 500
+ERROR_MAX = 1000
+# Alipay's trade statuses that mean the money was paid.
+PAID_STATUSES = frozenset({"TRADE_SUCCESS", "TRADE_FINISHED"})
+# Outcomes of a verified notification whose money the order could not use (notifications.py).
+STRAY_OUTCOMES = ("needs_refund", "amount_mismatch")
+SETTLED = frozenset({OrderStatus.PAID, OrderStatus.REFUND_REQUESTED, OrderStatus.REFUNDED})
+
+
+class RefundFailed(DomainError):
+    """The gateway did not refund: refused, not answering, or an answer we cannot trust. The
+    order is as it was, with the gateway's words in `refund_error`."""
+
+    code, status, default_slug = 1030, 502, "refund_failed"
+    default_message = "The payment gateway did not make the refund."
+
+
+def not_allowed(message: str = "The order is not in a state that allows this.") -> Conflict:
+    return Conflict(message, slug="refund_not_allowed")
+
+
+def request_no_for(order_no: str, trade_no: str | None = None) -> str:
+    """The out_request_no of a refund, fixed by what is refunded, so that asking again is the
+    same refund at the gateway: "RF" + order_no for the order's own refund, "RS" + order_no +
+    a digest of the trade for a stray payment (Alipay allows 64 characters)."""
+    if trade_no is None:
+        return f"RF{order_no}"
+    return f"RS{order_no}{hashlib.sha256(trade_no.encode('utf-8')).hexdigest()[:20]}"
+
+
+def describe(result: RefundResult) -> str:
+    """The gateway's answer as staff read it: its message and, when given, its codes."""
+    codes = " / ".join(str(c) for c in (result.code, result.sub_code) if c)
+    text = f"{result.message} ({codes})" if codes else result.message
+    return text[:ERROR_MAX]
+
+
+def _order_by_no(order_no: str, *, with_lines: bool = False) -> Order:
+    query = select(Order).where(Order.order_no == order_no)
+    if with_lines:
+        query = query.options(selectinload(Order.lines))
+    order = db.session.scalar(query)
+    if order is None:
+        raise NotFound("No such order.")
+    return order
+
+
+def _record_failure(
+    order_id: int,
+    message: str,
+    condition: ColumnElement[bool],
+    also: Callable[[], None] | None = None,
+) -> None:
+    """Undo the claim, then keep the gateway's words (and whatever `also` writes: what did
+    succeed) in a transaction of its own. The module's docstring says why it commits."""
+    db.session.rollback()
+    db.session.execute(
+        update(Order)
+        .where(Order.id == order_id, condition)
+        .values(refund_error=message)
+        .execution_options(synchronize_session=False)
+    )
+    if also is not None:
+        also()
+    db.session.commit()
+
+
+# --- a student's request ------------------------------------------------------------------------
+
+
+def approve_refund(order_no: str, staff_user_id: int, now: datetime) -> Order:
+    """refund_requested -> refunded: the gateway refunds what was paid, each line's period is
+    taken back off its enrollment. A free order is refunded without a gateway.
+
+    Raises NotFound (no such order), Conflict `refund_not_allowed` (not refund_requested, or
+    another approval, rejection or withdrawal got there first), InvalidInput
+    `payment_method_unavailable` (the order's gateway is not configured any more), RefundFailed
+    `refund_failed` (the gateway did not refund; the order stays refund_requested with
+    `refund_error` set, already committed)."""
+    order = _order_by_no(order_no, with_lines=True)
+    if order.status != OrderStatus.REFUND_REQUESTED:
+        raise not_allowed("Only an order whose refund was requested can be refunded.")
+    amount = order.actual_amount
+    gateway = gateway_for(current_app, order.payment_method) if amount > 0 else None
+    request_no = request_no_for(order.order_no) if gateway is not None else None
+    # The claim: only one transaction moves the order, and it holds the row until it commits.
+    if not _move_status(
+        order.id,
+        OrderStatus.REFUND_REQUESTED,
+        OrderStatus.REFUNDED,
+        refunded_at=now,
+        refund_handled_by_id=staff_user_id,
+        refund_request_no=request_no,
+        refund_error=None,
+    ):
+        raise not_allowed("The refund was just handled by someone else.")
+    if gateway is not None:
+        result = gateway.refund(order.order_no, amount, order.refund_reason or "", request_no)
+        if not result.ok:
+            message = describe(result)
+            _record_failure(order.id, message, Order.status == OrderStatus.REFUND_REQUESTED)
+            raise RefundFailed(f"The gateway did not refund order {order_no}: {message}")
+        if result.fund_change is False:
+            log.info("refund %s of %s had been made already", request_no, order_no)
+    for line in order.lines:
+        shorten_enrollment(order.user_id, line.product_id, line.valid_period, now)
+    db.session.refresh(order)
+    return order
+
+
+def reject_refund(order_no: str, staff_user_id: int, reason: str, now: datetime) -> Order:
+    """refund_requested -> paid, with the reason the student sees on the order.
+
+    Raises InvalidInput (`reason` empty or over 500 characters), NotFound, Conflict
+    `refund_not_allowed`."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > REJECTION_MAX:
+        raise InvalidInput(
+            "Please say why the refund is refused, in at most 500 characters.",
+            fields={"reason": f"1 to {REJECTION_MAX} characters."},
+        )
+    order = _order_by_no(order_no)
+    if not _move_status(
+        order.id,
+        OrderStatus.REFUND_REQUESTED,
+        OrderStatus.PAID,
+        refund_rejection=reason,
+        refund_rejected_at=now,
+        refund_handled_by_id=staff_user_id,
+        refund_error=None,
+    ):
+        raise not_allowed("Only an order whose refund was requested can be refused a refund.")
+    db.session.refresh(order)
+    return order
+
+
+def withdraw_refund(user_id: int, order_no: str, now: datetime) -> Order:
+    """The student takes the request back: refund_requested -> paid (the reason is kept).
+
+    Raises NotFound (no such order, or another user's), Conflict `refund_not_allowed`."""
+    order = get_order(user_id, order_no, now)
+    if not _move_status(
+        order.id, OrderStatus.REFUND_REQUESTED, OrderStatus.PAID, refund_error=None
+    ):
+        raise not_allowed("Only a refund request that is still open can be withdrawn.")
+    db.session.refresh(order)
+    return order
+
+
+def refund_requests() -> list[Order]:
+    """Orders waiting for staff's answer, the oldest request first, with lines and user."""
+    return list(
+        db.session.scalars(
+            select(Order)
+            .where(Order.status == OrderStatus.REFUND_REQUESTED)
+            .order_by(Order.refund_requested_at, Order.id)
+            .options(selectinload(Order.lines), selectinload(Order.user))
+        )
+    )
+
+
+# --- payments the order could not use -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StrayPayment:
+    """One trade paid for an order that could not use it (every delivery of it together)."""
+
+    gateway: str
+    trade_no: str
+    amount: Decimal | None  # None when the notification's amount could not be read
+    outcome: str  # needs_refund, or amount_mismatch
+    note: str
+    received_at: datetime  # the first delivery
+    refunded_at: datetime | None
+    refund_request_no: str | None
+
+    @property
+    def refundable(self) -> bool:
+        return self.refunded_at is None and self.amount is not None and self.amount > 0
+
+
+@dataclass(frozen=True)
+class FlaggedOrder:
+    order: Order
+    payments: list[StrayPayment]
+
+
+def _stray_payments(orders: Sequence[Order]) -> dict[int, list[StrayPayment]]:
+    """Each order's stray trades, from its verified notifications, in one query. The trade that
+    paid the order itself is never one of them."""
+    found: dict[int, dict[str, list[PaymentEvent]]] = {order.id: {} for order in orders}
+    if not found:
+        return {}
+    events = db.session.scalars(
+        select(PaymentEvent)
+        .where(
+            PaymentEvent.order_id.in_(list(found)),
+            PaymentEvent.verified.is_(True),
+            PaymentEvent.outcome.in_(STRAY_OUTCOMES),
+            PaymentEvent.trade_status.in_(PAID_STATUSES),
+            PaymentEvent.trade_no.is_not(None),
+        )
+        .order_by(PaymentEvent.received_at, PaymentEvent.id)
+        .execution_options(populate_existing=True)
+    )
+    for event in events:
+        found[event.order_id].setdefault(event.trade_no, []).append(event)
+    by_order: dict[int, list[StrayPayment]] = {}
+    for order in orders:
+        payments = []
+        for trade_no, deliveries in found[order.id].items():
+            if order.status in SETTLED and trade_no == order.trade_no:
+                continue
+            first = deliveries[0]
+            refunded = next((e for e in deliveries if e.refunded_at is not None), None)
+            payments.append(
+                StrayPayment(
+                    gateway=first.gateway,
+                    trade_no=trade_no,
+                    amount=parse_amount(first.total_amount),
+                    outcome=first.outcome,
+                    note=first.note,
+                    received_at=first.received_at,
+                    refunded_at=refunded.refunded_at if refunded else None,
+                    refund_request_no=refunded.refund_request_no if refunded else None,
+                )
+            )
+        by_order[order.id] = payments
+    return by_order
+
+
+def flagged_orders() -> list[FlaggedOrder]:
+    """Orders flagged `needs_refund`, the oldest first, each with its stray payments."""
+    orders = list(
+        db.session.scalars(
+            select(Order)
+            .where(Order.needs_refund.is_(True))
+            .order_by(Order.created_at, Order.id)
+            .options(selectinload(Order.lines), selectinload(Order.user))
+        )
+    )
+    payments = _stray_payments(orders)
+    return [FlaggedOrder(order, payments[order.id]) for order in orders]
+
+
+def stray_payments(order: Order) -> list[StrayPayment]:
+    """One order's stray payments, refunded or not (for its detail page)."""
+    return _stray_payments([order])[order.id]
+
+
+def _mark_refunded(
+    order_id: int, trade_no: str, request_no: str, staff_user_id: int, now: datetime
+) -> None:
+    db.session.execute(
+        update(PaymentEvent)
+        .where(
+            PaymentEvent.order_id == order_id,
+            PaymentEvent.trade_no == trade_no,
+            PaymentEvent.outcome.in_(STRAY_OUTCOMES),
+            PaymentEvent.refunded_at.is_(None),
+        )
+        .values(refunded_at=now, refunded_by_id=staff_user_id, refund_request_no=request_no)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _mark_all_refunded(
+    order_id: int, done: list[tuple[str, str]], staff_user_id: int, now: datetime
+) -> None:
+    for trade_no, request_no in done:
+        _mark_refunded(order_id, trade_no, request_no, staff_user_id, now)
+
+
+def refund_flagged_payment(order_no: str, staff_user_id: int, now: datetime) -> Order:
+    """Give back every paid trade of a flagged order that the order could not use and that is
+    not refunded yet, then clear the flag. The order keeps its state (a paid order stays paid,
+    with its enrollments). With nothing left to give back (a mismatched amount that was never
+    paid, a trade refunded already and delivered again) the flag is just cleared.
+
+    Raises NotFound, Conflict `refund_not_allowed` (not flagged, or someone else just handled
+    it), InvalidInput `payment_method_unavailable`, RefundFailed `refund_failed` (the flag stays,
+    `refund_error` is set and committed; trades refunded before the failure stay recorded)."""
+    order = _order_by_no(order_no)
+    if not order.needs_refund:
+        raise not_allowed("This order has no payment waiting to be refunded.")
+    claimed = db.session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.needs_refund.is_(True))
+        .values(needs_refund=False, refund_error=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise not_allowed("The payment was just handled by someone else.")
+    # Read after the claim: what another approval refunded before we got the row is seen.
+    due = [payment for payment in stray_payments(order) if payment.refundable]
+    gateways = {name: gateway_for(current_app, name) for name in {p.gateway for p in due}}
+    done: list[tuple[str, str]] = []
+    for payment in due:
+        gateway = gateways[payment.gateway]
+        request_no = request_no_for(order.order_no, payment.trade_no)
+        result = gateway.refund(
+            order.order_no,
+            payment.amount,
+            f"Payment {payment.trade_no} could not be used by order {order.order_no}",
+            request_no,
+        )
+        if not result.ok:
+            message = describe(result)
+            _record_failure(
+                order.id,
+                message,
+                Order.needs_refund.is_(True),
+                also=partial(_mark_all_refunded, order.id, list(done), staff_user_id, now),
+            )
+            raise RefundFailed(
+                f"The gateway did not refund payment {payment.trade_no} of order "
+                f"{order_no}: {message}"
+            )
+        _mark_refunded(order.id, payment.trade_no, request_no, staff_user_id, now)
+        done.append((payment.trade_no, request_no))
+    db.session.flush()
+    db.session.refresh(order)
+    return order
