@@ -148,6 +148,10 @@ class OrderOut(Out):
     lines: list[OrderLineOut]
     pay_url: str | None
     refund_reason: str | None
+    refund_rejection: str | None = Field(
+        description="Staff's reason for refusing the last refund request (the order is paid "
+        "again); null otherwise."
+    )
 
 
 class OrderPageOut(Out):

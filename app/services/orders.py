@@ -305,20 +305,29 @@ def cancel_order(user_id: int, order_no: str, now: datetime) -> Order:
     return order
 
 
-def request_refund(user_id: int, order_no: str, reason: str, now: datetime) -> Order:
-    """paid -> refund_requested, inside the refund window only."""
-    order = get_order(user_id, order_no, now)
+def refund_window_open(order: Order, now: datetime) -> bool:
+    """Whether the student may ask for a refund of the order now: paid, inside the window."""
     window = timedelta(days=current_app.config["REFUND_WINDOW_DAYS"])
-    if (
-        order.paid_at is None
-        or now - order.paid_at > window
-        or not _move_status(
-            order.id,
-            OrderStatus.PAID,
-            OrderStatus.REFUND_REQUESTED,
-            refund_reason=reason,
-            refund_requested_at=now,
-        )
+    return (
+        order.status == OrderStatus.PAID
+        and order.paid_at is not None
+        and now - order.paid_at <= window
+    )
+
+
+def request_refund(user_id: int, order_no: str, reason: str, now: datetime) -> Order:
+    """paid -> refund_requested, inside the refund window only. A new request clears staff's
+    answer to an earlier one (app/services/refunds.py handles the request from here)."""
+    order = get_order(user_id, order_no, now)
+    if not refund_window_open(order, now) or not _move_status(
+        order.id,
+        OrderStatus.PAID,
+        OrderStatus.REFUND_REQUESTED,
+        refund_reason=reason,
+        refund_requested_at=now,
+        refund_rejection=None,
+        refund_rejected_at=None,
+        refund_error=None,
     ):
         raise Conflict(
             "Only a paid order inside the refund window can be refunded.",
@@ -370,4 +379,7 @@ def order_dict(order: Order, pay_url: str | None) -> dict[str, Any]:
         ],
         "pay_url": pay_url if order.status == OrderStatus.PENDING and order.actual_amount else None,
         "refund_reason": order.refund_reason,
+        # Staff's reason for refusing the last request (the order is paid again); not in the
+        # contract's list, documented in docs/api.md.
+        "refund_rejection": order.refund_rejection,
     }

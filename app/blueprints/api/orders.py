@@ -1,4 +1,5 @@
-"""Order endpoints: place (idempotently), read, cancel, ask for a refund; and what one may study."""
+"""Order endpoints: place (idempotently), read, cancel, ask for a refund and withdraw it; and what
+one may study."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from app.extensions import db
 from app.models.types import utcnow
 from app.schemas.buying import EnrollmentOut, OrderIn, OrderOut, OrderPageOut, RefundIn
 from app.schemas.catalog import PageQuery
-from app.services import cart, enrollment, orders, payments
+from app.services import cart, enrollment, orders, payments, refunds
 from app.services.errors import Conflict, InvalidInput
 from app.services.retry import retry_on_deadlock
 
@@ -136,6 +137,22 @@ def cancel_order(order_no: str):
 def request_refund(order_no: str, body: RefundIn):
     order = orders.request_refund(current_api_user().id, order_no, body.reason, utcnow())
     db.session.commit()
+    return order_out(order)
+
+
+@api.route(
+    "/orders/<order_no>/refund/withdraw",
+    "POST",
+    summary="Take back my refund request: the order is paid again",
+    tags=TAGS,
+    response=OrderOut,
+    auth=True,
+    errors=(404, 409),
+)
+def withdraw_refund(order_no: str):
+    order = retry_on_deadlock(
+        lambda: _commit(refunds.withdraw_refund(current_api_user().id, order_no, utcnow()))
+    )
     return order_out(order)
 
 

@@ -24,7 +24,7 @@ from app.blueprints.shop import bp
 from app.extensions import db
 from app.models import CourseChapter, CourseSection, ItemType, Order, OrderStatus
 from app.models.types import utcnow
-from app.services import cart, catalog, enrollment, orders, payments, settlement
+from app.services import cart, catalog, enrollment, orders, payments, refunds, settlement
 from app.services.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.services.offers import ITEM_TYPES, LineRef
 from app.services.retry import retry_on_deadlock
@@ -310,10 +310,14 @@ def list_orders():
 @bp.get("/orders/<order_no>")
 @login_required
 def order_detail(order_no: str):
-    order = orders.get_order(current_user.id, order_no, utcnow())
+    now = utcnow()
+    order = orders.get_order(current_user.id, order_no, now)
     db.session.commit()
     return render_template(
-        "shop/order.html", order=order, pay_url=payments.pay_url_for(current_app, order)
+        "shop/order.html",
+        order=order,
+        pay_url=payments.pay_url_for(current_app, order),
+        refund_allowed=orders.refund_window_open(order, now),
     )
 
 
@@ -354,6 +358,30 @@ def request_refund(order_no: str):
     except DomainError as exc:
         return _refused(exc, back)
     flash(_("Your refund request was sent."), "success")
+    return redirect(back)
+
+
+@bp.post("/orders/<order_no>/refund/withdraw")
+@login_required
+def withdraw_refund(order_no: str):
+    back = url_for(".order_detail", order_no=order_no)
+
+    def attempt() -> Order:
+        order = refunds.withdraw_refund(current_user.id, order_no, utcnow())
+        db.session.commit()
+        return order
+
+    try:
+        retry_on_deadlock(attempt)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        if exc.slug == "refund_not_allowed":
+            db.session.rollback()
+            flash(_("This refund request is no longer open; see the order's state."), "warning")
+            return redirect(back)
+        return _refused(exc, back)
+    flash(_("Your refund request was withdrawn."), "success")
     return redirect(back)
 
 
