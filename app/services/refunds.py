@@ -107,7 +107,10 @@ def describe(result: RefundResult) -> str:
 
 
 def _order_by_no(order_no: str, *, with_lines: bool = False) -> Order:
-    query = select(Order).where(Order.order_no == order_no)
+    # populate_existing: the state is read afresh even when the session already holds the order.
+    query = (
+        select(Order).where(Order.order_no == order_no).execution_options(populate_existing=True)
+    )
     if with_lines:
         query = query.options(selectinload(Order.lines))
     order = db.session.scalar(query)
