@@ -96,6 +96,9 @@ class Config:
     REFUND_WINDOW_DAYS = 7
     STATIC_INDEX_DIR = str(BASE_DIR / "app" / "static" / "generated")
     UPLOAD_FOLDER: str | None = None  # None: instance/uploads
+    # An uploaded image: at most this many bytes, and pixels (checked from its header).
+    UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+    UPLOAD_MAX_PIXELS = 25_000_000
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
     CORS_ORIGINS: ClassVar[list[str]] = []
 
@@ -132,6 +135,8 @@ class Config:
             raise ConfigError("MAX_CONTENT_LENGTH must be at least 1024 bytes")
         if config["PROXY_FIX_X_FOR"] < 0:
             raise ConfigError("PROXY_FIX_X_FOR must not be negative")
+        if config["UPLOAD_MAX_BYTES"] < 1 or config["UPLOAD_MAX_PIXELS"] < 1:
+            raise ConfigError("UPLOAD_MAX_BYTES and UPLOAD_MAX_PIXELS must be at least 1")
 
 
 class DevelopmentConfig(Config):
@@ -193,6 +198,8 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "REFUND_WINDOW_DAYS": ("REFUND_WINDOW_DAYS", int),
     "STATIC_INDEX_DIR": ("STATIC_INDEX_DIR", str),
     "UPLOAD_FOLDER": ("UPLOAD_FOLDER", str),
+    "UPLOAD_MAX_BYTES": ("UPLOAD_MAX_BYTES", int),
+    "UPLOAD_MAX_PIXELS": ("UPLOAD_MAX_PIXELS", int),
     "MAX_CONTENT_LENGTH": ("MAX_CONTENT_LENGTH", int),
     "CORS_ORIGINS": ("CORS_ORIGINS", parse_list),
     "PROXY_FIX_X_FOR": ("PROXY_FIX_X_FOR", int),

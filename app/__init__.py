@@ -101,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.coupons import bp as coupons_bp
     from app.blueprints.courses import bp as courses_bp
     from app.blueprints.main import bp as main_bp
+    from app.blueprints.media import bp as media_bp
     from app.blueprints.payments import bp as payments_bp
     from app.blueprints.shop import bp as shop_bp
     from app.extensions import csrf
@@ -111,6 +112,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(payments_bp)
     app.register_blueprint(shop_bp)
+    app.register_blueprint(media_bp)  # uploaded images; staff upload them from the editor
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     csrf.exempt(api_bp)  # the API authenticates with tokens, never with cookies
 
