@@ -19,10 +19,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.types import TypeDecorator
 
 from app.extensions import db
 from app.models.types import Money, UTCDateTime, utcnow
+from app.services.richtext import sanitize
 
 
 class ItemType(StrEnum):
@@ -53,6 +56,18 @@ class SectionType(StrEnum):
     DOCUMENT = "document"
     EXERCISE = "exercise"
     VIDEO = "video"
+
+
+class RichText(TypeDecorator):
+    """TEXT holding HTML that pages show as markup: sanitised (app/services/richtext.py) on its
+    way to the database whatever writes it through SQLAlchemy (a form, the seed, a shell, a bulk
+    UPDATE). Only raw SQL text gets past it."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else sanitize(value)
 
 
 def _in(column: str, enum: type[StrEnum]) -> str:
@@ -214,13 +229,19 @@ class CourseDetail(db.Model):
     slogan: Mapped[str] = mapped_column(String(255), default="")
     video_brief_link: Mapped[str] = mapped_column(String(255), default="")
     why_study: Mapped[str] = mapped_column(Text, default="")
-    what_to_study: Mapped[str] = mapped_column(Text, default="")  # sanitised rich text
+    what_to_study: Mapped[str] = mapped_column(RichText, default="")  # sanitised rich text
     career_improvement: Mapped[str] = mapped_column(Text, default="")
     prerequisite: Mapped[str] = mapped_column(Text, default="")
 
     course: Mapped[Course] = relationship(back_populates="detail")
 
     __table_args__ = (CheckConstraint("hours >= 0", name="hours_not_negative"),)
+
+    @validates("what_to_study")
+    def _sanitize_rich_text(self, _key: str, value: str | None) -> str:
+        # Sanitised as soon as it is set, so the object (and a form showing it) holds what is
+        # stored; the RichText type sanitises again for writes that bypass the object.
+        return sanitize(value)
 
 
 class DegreeCourse(Product):

@@ -1,0 +1,1 @@
+"""Form fields shared by more than one page (WTForms)."""
