@@ -6,10 +6,14 @@ that makes them necessary. A job takes ids, never model instances.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from flask import Flask, current_app, has_app_context
+
+log = logging.getLogger(__name__)
 
 _worker_app: Flask | None = None
 
@@ -70,3 +74,21 @@ def close_expired_orders() -> int:
         closed = expire_overdue_orders(utcnow())
         db.session.commit()
     return closed
+
+
+def rebuild_homepage() -> dict[str, str]:
+    """Render the homepage into STATIC_INDEX_DIR, one file per language (app/services/homepage.py).
+
+    Enqueued, coalesced, after every commit that changed the catalog and when the worker
+    starts (`homepage.request_rebuild`). It drops the "pending" flag before it reads the
+    catalog, so that a change committed while it runs asks for the next rebuild. A failure
+    raises: RQ retries it with backoff, and the old files stay in place meanwhile."""
+    from app.services import homepage
+
+    with job_context():
+        try:
+            written = homepage.rebuild()
+        except Exception:
+            log.exception("the homepage rebuild failed")  # also when run inline
+            raise
+    return {language: Path(path).name for language, path in written.items()}

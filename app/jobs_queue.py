@@ -16,6 +16,12 @@ log = logging.getLogger(__name__)
 PENDING = "pending_jobs"
 
 
+def default_retry() -> Retry:
+    """Every job's retries, the periodic ones included (worker.py): three more tries, after
+    10 seconds, a minute and five minutes; then the job stays in RQ's failed registry."""
+    return Retry(max=3, interval=[10, 60, 300])
+
+
 class JobQueue:
     """`enqueue_after_commit` is how services ask for a job: it runs only if the data it needs
     was committed, and never when the transaction rolls back."""
@@ -43,7 +49,7 @@ class JobQueue:
 
     def enqueue(self, func: Callable[..., Any], *args: Any, **options: Any):
         """Put a job on the queue now (inline mode runs it now, in a context of its own)."""
-        options.setdefault("retry", Retry(max=3, interval=[10, 60, 300]))
+        options.setdefault("retry", default_retry())
         if self.inline:
             options.pop("retry")
         return self.rq_queue().enqueue(func, *args, **options)

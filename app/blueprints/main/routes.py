@@ -1,29 +1,70 @@
-"""The homepage, the language switch and `/healthz`."""
+"""The homepage (served from its pre-rendered file), the language switch and `/healthz`."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 
-from flask import abort, current_app, jsonify, redirect, render_template, request
+from flask import Response, abort, current_app, jsonify, redirect, request
 from sqlalchemy import text
 
 from app.blueprints.main import bp
 from app.extensions import db
-from app.i18n import LANG_COOKIE, supported
-from app.services import catalog
+from app.i18n import LANG_COOKIE, current_language, supported
+from app.services import homepage
 from app.urls import safe_next
 
 log = logging.getLogger(__name__)
 
 LANG_COOKIE_AGE = timedelta(days=365)
+# Browsers and shared caches may keep the homepage this long before asking again (with
+# If-None-Match / If-Modified-Since): a catalog change shows within a minute.
+HOMEPAGE_MAX_AGE = 60
+# What chooses the language besides the URL's `?lang=`: the switch's cookie, then the browser.
+HOMEPAGE_VARY = ("Cookie", "Accept-Language")
+NONCE_SOURCE = "'nonce-{nonce}'"
+
+
+@bp.record_once
+def _rebuild_homepage_on_catalog_change(state) -> None:
+    homepage.init_app(state.app)
 
 
 @bp.get("/")
 def index():
-    # Rendered live for now; the same template is what the worker will pre-render, so it
-    # holds nothing personal and nothing that depends on the request.
-    return render_template("main/index.html", **catalog.homepage())
+    """The pre-rendered file of the visitor's language; when it is missing (a fresh install,
+    a worker not started yet) the same page rendered live, and a rebuild is asked for."""
+    language = current_language()
+    page = homepage.read_page(language)
+    if page is None:
+        try:
+            homepage.request_rebuild()  # inline (no worker), the files exist once it returns
+        except Exception:
+            log.exception("could not ask for a homepage rebuild")
+        page = homepage.read_page(language)
+    if page is None:
+        body = homepage.render_page(language).encode()
+        page = homepage.Page(body=body, etag=homepage.etag_of(body), last_modified=None)
+    response = Response(page.body, mimetype="text/html")
+    response.set_etag(page.etag)
+    if page.last_modified is not None:
+        response.last_modified = page.last_modified
+    response.cache_control.public = True
+    response.cache_control.max_age = HOMEPAGE_MAX_AGE
+    response.vary.update(HOMEPAGE_VARY)
+    # One answer for every visitor, kept by caches: its policy carries no per-request nonce
+    # (the page has no inline script), as a web server serving the file from disk would send.
+    response.headers["Content-Security-Policy"] = policy_without_nonce()
+    return response.make_conditional(request)
+
+
+def policy_without_nonce() -> str:
+    """The site's Content-Security-Policy for "/", with scripts from this site only."""
+    directives = current_app.extensions["security"].directives
+    return "; ".join(
+        f"{name} {' '.join(part for part in value.split() if part != NONCE_SOURCE)}"
+        for name, value in directives.items()
+    )
 
 
 @bp.get("/lang/<code>")
