@@ -7,6 +7,10 @@ decodes it, and stores a fresh encoding of the pixels in the same format: EXIF, 
 comments and anything appended after the image are gone. The stored name is random
 (`secrets`), with the format's extension, and is written through a temporary file and a rename,
 so a reader never sees half an image. app/blueprints/media serves it at /uploads/<name>.
+
+Refusals are `InvalidInput` with the slug `no_image` (nothing, or an empty file),
+`invalid_image` (not a JPEG, PNG or WebP that decodes), `image_too_large` (bytes) or
+`image_too_many_pixels`.
 """
 
 from __future__ import annotations
