@@ -1,27 +1,59 @@
-"""The RQ worker: `python worker.py` runs the app's queues, with RQ's scheduler, in one app."""
+"""The RQ worker: `python worker.py` runs the app's queues, with RQ's scheduler, in one app.
+
+At start it asks for a homepage rebuild (the catalog may have changed while no worker ran).
+Every job, the periodic ones included, is retried with backoff when it fails
+(`jobs_queue.default_retry`); RQ's scheduler, run by the worker, puts each retry back on the
+queue when its time comes, and a job that has used up its retries stays in the failed registry
+(app/services/jobs_status.py shows it to staff).
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
 import threading
+from typing import Any
 
+from redis import Redis
 from rq import Worker
-from rq.cron import CronScheduler
+from rq.cron import CronJob, CronScheduler
+from rq.job import Job
 
 from app import create_app
 from app.extensions import db, queue
 from app.jobs import close_expired_orders, use_app
+from app.jobs_queue import default_retry
+from app.services import homepage
 
 # Periodic jobs: (function, every how many seconds).
 PERIODIC = ((close_expired_orders, 60),)
 
 
+class RetryingCronJob(CronJob):
+    """A periodic job enqueued with the retries every other job gets.
+
+    RQ's CronJob takes no `retry`. The option is added only for the enqueue itself: the cron
+    job's other options are also saved to Redis as JSON for monitoring, which a Retry is not."""
+
+    def enqueue(self, connection: Redis) -> Job:
+        self.job_options["retry"] = default_retry()
+        try:
+            return super().enqueue(connection)
+        finally:
+            del self.job_options["retry"]
+
+
 class ThreadedCronScheduler(CronScheduler):
-    """RQ's cron, run beside the worker in a thread (signal handlers stay the worker's)."""
+    """RQ's cron, run beside the worker in a thread (signal handlers stay the worker's), whose
+    jobs are retried with backoff like every other job."""
 
     def _install_signal_handlers(self) -> None:
         pass
+
+    def register(self, func, queue_name: str, **options: Any) -> CronJob:
+        cron_job = RetryingCronJob(queue_name=queue_name, func=func, **options)
+        self.get_jobs().append(cron_job)
+        return cron_job
 
 
 def start_cron(connection, queue_name: str) -> threading.Thread:
@@ -46,7 +78,7 @@ class AppWorker(Worker):
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    app = create_app()
+    app = create_app({"RQ_INLINE": False})  # the worker is where queued jobs run: never inline
     if app.config.get("REDIS_EMBEDDED"):
         print(
             "No Redis answers: jobs run inline in the web process, no worker is needed.",
@@ -57,6 +89,7 @@ def main() -> int:
     AppWorker.flask_app = app
     with app.app_context():
         rq_queue = queue.rq_queue(app)
+        homepage.request_rebuild(force=True)
         start_cron(rq_queue.connection, rq_queue.name)
         worker = AppWorker([rq_queue], connection=rq_queue.connection)
         worker.work(with_scheduler=True)

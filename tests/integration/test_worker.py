@@ -16,23 +16,42 @@ from app.jobs import ping
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_worker_runs_a_queued_job(services, real_redis, tmp_path):
-    env = {
+def worker_env(services, tmp_path: Path) -> dict[str, str]:
+    """The worker on the test's own database and Redis db, writing the homepage under tmp_path
+    (the same directory as the test's app: `test_config` in conftest.py)."""
+    return {
         **os.environ,
         "APP_ENV": "testing",
         "TEST_DATABASE_URL": services.database_url,
         "TEST_REDIS_URL": services.redis_url,
         "INSTANCE_DIR": str(tmp_path),
+        "STATIC_INDEX_DIR": str(tmp_path / "generated"),
     }
-    connection = redis.Redis.from_url(services.redis_url)
-    job = Queue("default", connection=connection).enqueue(ping, "pong")
-    worker = subprocess.Popen(  # noqa: S603
+
+
+def start_worker(services, tmp_path: Path) -> subprocess.Popen:
+    return subprocess.Popen(  # noqa: S603
         [sys.executable, str(ROOT / "worker.py")],
         cwd=ROOT,
-        env=env,
+        env=worker_env(services, tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    worker.terminate()
+    try:
+        worker.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(timeout=15)
+
+
+def test_the_worker_runs_a_queued_job(app, services, real_redis, tmp_path):
+    connection = redis.Redis.from_url(services.redis_url)
+    job = Queue("default", connection=connection).enqueue(ping, "pong")
+    worker = start_worker(services, tmp_path)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not job.is_finished:
@@ -43,8 +62,7 @@ def test_the_worker_runs_a_queued_job(services, real_redis, tmp_path):
         assert job.is_finished
         assert job.return_value() == "pong"
     finally:
-        worker.terminate()
-        worker.wait(timeout=15)
+        stop_worker(worker)
         connection.flushdb()
 
 
@@ -71,20 +89,7 @@ def test_the_worker_expires_overdue_orders_on_its_own(app, services, real_redis,
     )
     db.session.add(order)
     db.session.commit()
-    env = {
-        **os.environ,
-        "APP_ENV": "testing",
-        "TEST_DATABASE_URL": services.database_url,
-        "TEST_REDIS_URL": services.redis_url,
-        "INSTANCE_DIR": str(tmp_path),
-    }
-    worker = subprocess.Popen(  # noqa: S603
-        [sys.executable, str(ROOT / "worker.py")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    worker = start_worker(services, tmp_path)
     try:
         deadline = time.monotonic() + 30
         status = "pending"
@@ -95,5 +100,47 @@ def test_the_worker_expires_overdue_orders_on_its_own(app, services, real_redis,
             status = db.session.scalar(db.select(Order.status).where(Order.id == order.id))
         assert status == "expired"
     finally:
-        worker.terminate()
-        worker.wait(timeout=15)
+        stop_worker(worker)
+
+
+def test_the_worker_rebuilds_the_homepage_after_a_catalog_change(
+    app_with, services, real_redis, tmp_path
+):
+    """At start the worker writes the homepage files; a catalog change committed here (the
+    web side, enqueueing to the real queue) reaches them through the worker."""
+    from app.extensions import db
+    from app.models import Course
+    from app.services import homepage
+    from tests.factories import CourseFactory
+
+    with app_with(RQ_INLINE=False) as app:
+        course = CourseFactory(name="Written by the worker", brief="A course.")
+        zh, en = homepage.page_path("zh"), homepage.page_path("en")
+        assert zh.parent == tmp_path / "generated"
+        assert not zh.exists()
+        worker = start_worker(services, tmp_path)
+        try:
+            wait_for_text(worker, zh, "Written by the worker")  # the rebuild at start
+            wait_for_text(worker, en, "Written by the worker")
+
+            db.session.get(Course, course.id).name = "Renamed in the catalog"
+            db.session.commit()
+            wait_for_text(worker, zh, "Renamed in the catalog")
+            wait_for_text(worker, en, "Renamed in the catalog")
+            assert "Written by the worker" not in en.read_text(encoding="utf-8")
+
+            page = app.test_client().get("/", headers={"Accept-Language": "en"})
+            assert page.get_data() == en.read_bytes()  # "/" serves what the worker wrote
+        finally:
+            stop_worker(worker)
+
+
+def wait_for_text(worker: subprocess.Popen, path: Path, text: str, limit: float = 60) -> None:
+    """Poll until `path` holds `text` (a generous limit: the machine may be busy)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        assert worker.poll() is None, worker.stdout.read().decode()
+        if path.exists() and text in path.read_text(encoding="utf-8"):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{path} never held {text!r}")
