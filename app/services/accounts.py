@@ -125,13 +125,29 @@ def set_staff_user(username: str, password: str, *, email: str = "") -> tuple[Us
 def change_password(user: User, current_password: str, new_password: str) -> None:
     """Give `user` a new password after checking the current one. Every other session ends (the
     session generation moves on) and every API token is revoked."""
-    from app.services import tokens  # tokens build on this module, hence imported here
-
     if not isinstance(current_password, str) or not verify_password(user, current_password):
         raise InvalidInput(fields={"current_password": WRONG_PASSWORD})
     if problem := password_problem(new_password, user.username):
         raise InvalidInput(fields={"new_password": problem})
     user.password_hash = hash_password(new_password)
+    end_sessions(user)
+
+
+def reset_password(user: User, new_password: str) -> None:
+    """Give `user` a new password chosen by staff (no current password asked), under the same
+    rules as any other; every session of the user and every API token ends."""
+    if problem := password_problem(new_password, user.username):
+        raise InvalidInput(fields={"new_password": problem})
+    user.password_hash = hash_password(new_password)
+    end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """End every session of `user` (the session generation moves on, so no old session cookie
+    signs anyone in) and revoke every API token: after a password change, a reset or a
+    deactivation. The caller's own session, if it is the user's, may start again afterwards."""
+    from app.services import tokens  # tokens build on this module, hence imported here
+
     user.session_generation = (user.session_generation or 0) + 1
     db.session.flush()
     tokens.revoke_all_tokens(user)
