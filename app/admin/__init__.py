@@ -24,6 +24,8 @@ def admin_endpoint(slug: str) -> str:
 
 
 def init_admin(app: Flask) -> Admin:
+    from app.admin import coupons as coupon_pages
+    from app.admin import orders as order_pages
     from app.admin.base import StaffIndexView
     from app.admin.catalog import (
         CategoryView,
@@ -56,5 +58,7 @@ def init_admin(app: Flask) -> Admin:
         admin.add_view(
             view(model, db, name=name, category=catalog, endpoint=admin_endpoint(slug), url=slug)
         )
+    coupon_pages.register(admin)
+    order_pages.register(admin)
     override_content_security_policy(app, "/admin/", ADMIN_CSP)
     return admin

@@ -66,7 +66,7 @@ class StaffIndexView(StaffOnly, AdminIndexView):
 
 
 class StaffView(StaffOnly, BaseView):
-    pass
+    rich_text_editor = False
 
 
 class StaffForm(FlaskForm):
@@ -134,6 +134,7 @@ class StaffModelView(StaffOnly, ModelView):
     list's actions) carries the CSRF token that the app's CSRFProtect checks on every POST."""
 
     form_base_class = StaffForm
+    rich_text_editor = False  # True: the page loads the rich-text editor (Quill)
     model_form_converter = StoreModelConverter
     page_size = 20
     can_set_page_size = True

@@ -21,6 +21,7 @@ from wtforms.validators import (
 )
 
 from app.admin.base import StaffModelView
+from app.forms.richtext import RichTextField
 from app.models import (
     FAQ,
     CourseChapter,
@@ -98,6 +99,7 @@ class DetailInline(InlineFormAdmin):
     """The course's one detail row, edited on the course's own page."""
 
     inline_converter = InlineOneToOneModelConverter
+    form_overrides = {"what_to_study": RichTextField}  # Flask-Admin knows no RichText column
     form_columns = (
         "hours",
         "slogan",
@@ -129,6 +131,7 @@ class TeacherView(StaffModelView):
 
 
 class CourseView(StaffModelView):
+    rich_text_editor = True  # luffy_base.html loads Quill for the detail's rich text
     column_list = ("id", "name", "category", "level", "status", "sort_order", "created_at")
     column_searchable_list = ("name", "slug")
     column_filters = ("status", "level", "category")

@@ -65,6 +65,10 @@ def test_staff_create_a_course_with_a_price_and_delete_another(app, page, live_s
     page.goto(f"{live_server}/admin/courses/new/")
     page.locator("#name").fill("Flask 进阶")
     page.locator("#slug").fill("flask-advanced")
+    # The detail's "what you will learn" is a rich-text editor (Quill, vendored).
+    editor = page.locator(".ql-editor")
+    editor.click()
+    page.keyboard.type("Blueprints and tests")
     page.locator("[data-add-inline-field='price_policies']").click()
     page.locator("#price_policies-0-valid_period").fill("30")
     page.locator("#price_policies-0-price").fill("129.00")
@@ -79,6 +83,8 @@ def test_staff_create_a_course_with_a_price_and_delete_another(app, page, live_s
 
     page.goto(f"{live_server}/courses")
     expect(page.locator("main")).to_contain_text("Flask 进阶")
+    page.locator("main a", has_text="Flask 进阶").first.click()
+    expect(page.locator("main")).to_contain_text("Blueprints and tests")
     assert problems == []
 
 

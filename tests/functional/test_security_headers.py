@@ -235,8 +235,8 @@ def policy_problems(html: str, nonce: str | None = None) -> list[str]:
     problems = []
     for match in SCRIPT.finditer(html):
         attributes = match.group(1)
-        if "src=" in attributes:
-            continue
+        if "src=" in attributes or 'type="application/json"' in attributes:
+            continue  # a file, or data the browser never runs
         if nonce is None and "csp_nonce()" in attributes:
             continue
         if nonce is None or f'nonce="{nonce}"' not in attributes:

@@ -28,7 +28,7 @@ def course_form(**overrides) -> dict[str, str]:
         "detail-slogan": "Build it right",
         "detail-video_brief_link": "",
         "detail-why_study": "Because.",
-        "detail-what_to_study": "<p>Blueprints</p>",
+        "detail-what_to_study": '<p>Blueprints</p><img src="/x.png" onerror="alert(1)">',
         "detail-career_improvement": "",
         "detail-prerequisite": "Python",
         "price_policies-0-valid_period": "30",
@@ -68,6 +68,10 @@ def test_staff_create_a_course_with_everything_in_place(staff_client):
     assert course.teachers == [teacher]
     assert course.detail.hours == 20
     assert course.detail.prerequisite == "Python"
+    # Sanitised before it was stored: no handler, no image from outside the uploads.
+    assert course.detail.what_to_study.startswith("<p>Blueprints</p>")
+    assert "onerror" not in course.detail.what_to_study
+    assert "/x.png" not in course.detail.what_to_study
     assert sorted((p.valid_period, p.price) for p in course.price_policies) == [
         (0, Decimal("399.00")),
         (30, Decimal("99.50")),

@@ -1,0 +1,516 @@
+"""Coupons for staff: the three kinds with their windows and quantity, issuing one to chosen
+users (or every student) within its quantity, and the records students hold.
+
+What a coupon must be is stated once, by `coupons.coupon_problems` in the domain; the form here
+only puts each problem next to its field. Issuing goes through `coupons.issue_coupon`, the same
+code a student's claim goes through.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import flash, redirect, request, url_for
+from flask_admin import Admin, expose
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter, BooleanEqualFilter, FilterEqual
+from flask_admin.model.template import EndpointLinkRowAction, LinkRowAction
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from sqlalchemy import select
+from wtforms import RadioField, TextAreaField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from app.admin import admin_endpoint
+from app.admin.base import ReadOnlyModelView, StaffForm, StaffModelView
+from app.extensions import db
+from app.models import Coupon, CouponKind, CouponRecord, RecordStatus
+from app.models.types import utcnow
+from app.services import coupons
+from app.services.catalog import money
+from app.services.errors import Conflict, DomainError
+from app.services.retry import retry_on_deadlock
+
+KIND_CHOICES = [
+    (CouponKind.MONEY_OFF.value, _l("Money off (立减)")),
+    (CouponKind.THRESHOLD.value, _l("Threshold (满减)")),
+    (CouponKind.PERCENT.value, _l("Percent (折扣)")),
+]
+KIND_LABELS = dict(KIND_CHOICES)
+STATUS_LABELS = {
+    RecordStatus.UNUSED.value: _l("Unused"),
+    RecordStatus.RESERVED.value: _l("Reserved"),
+    RecordStatus.USED.value: _l("Used"),
+    RecordStatus.EXPIRED.value: _l("Expired"),
+}
+
+# What the domain says, as staff read it (the domain's English is the msgid).
+PROBLEM_TEXT = {
+    coupons.KIND_UNKNOWN: _l("Choose one of the three kinds."),
+    coupons.REQUIRED: _l("Required."),
+    coupons.NOT_A_NUMBER: _l("Not a number."),
+    coupons.MORE_THAN_ZERO: _l("Must be more than 0."),
+    coupons.NOT_NEGATIVE: _l("Must be 0 or more."),
+    coupons.TOO_LARGE: _l("Too large."),
+    coupons.VALUE_MISSING: _l("A money-off or threshold coupon needs an amount off."),
+    coupons.VALUE_NOT_FOR_PERCENT: _l("A percent coupon has no amount off; leave it empty."),
+    coupons.PERCENT_MISSING: _l("A percent coupon needs the percent paid (80 = pay 80%)."),
+    coupons.PERCENT_RANGE: _l("Must be from 1 to 100 (80 = pay 80%)."),
+    coupons.PERCENT_NOT_FOR_MONEY: _l("Only a percent coupon has a percent; leave it empty."),
+    coupons.THRESHOLD_MISSING: _l("A threshold coupon needs a minimum spend above 0."),
+    coupons.NO_THRESHOLD_FOR_MONEY_OFF: _l(
+        "A money-off coupon has no minimum spend; leave it at 0."
+    ),
+    coupons.END_BEFORE_START: _l("Must be after the start."),
+    coupons.ENDS_BEFORE_CLAIMING: _l("The use window ends before claiming starts."),
+    coupons.WINDOW_AND_DAYS: _l(
+        "Either fixed use dates or a number of days after claiming, not both."
+    ),
+    coupons.VALID_DAYS_RANGE: _l("Must be from 1 to %(most)s.", most=coupons.VALID_DAYS_MAX),
+    coupons.BELOW_CLAIMED: _l("Less than the number already claimed."),
+}
+RULED_FIELDS = (
+    "kind",
+    "value",
+    "off_percent",
+    "minimum_consume",
+    "quantity",
+    "claim_start",
+    "claim_end",
+    "valid_from",
+    "valid_until",
+    "valid_days",
+)
+MAX_USERNAMES = 2000
+USERNAMES_MAX_CHARS = MAX_USERNAMES * 34  # a name and its separator each
+NAMES_SHOWN = 20
+
+
+def _zero_when_empty(value: Any) -> Any:
+    return coupons.ZERO if value is None else value
+
+
+def _say(message: str) -> str:
+    return str(PROBLEM_TEXT.get(message, message))
+
+
+class CouponForm(StaffForm):
+    """The coupon's form: after each field's own checks, the domain's rules for the whole
+    coupon, each problem shown next to its field (a field already refused keeps its message)."""
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators=extra_validators)
+        if not all(name in self for name in RULED_FIELDS):
+            return valid  # the list's delete and action forms share this base
+        values = {name: self[name].data for name in RULED_FIELDS}
+        claimed = getattr(self._obj, "claimed", 0) or 0
+        problems = coupons.coupon_problems(**values, claimed=claimed)
+        for name, message in problems.items():
+            if not self[name].errors:
+                self[name].errors = [_say(message)]
+        return valid and not problems
+
+
+def _terms(coupon: Coupon) -> str:
+    """What the coupon does, in a few words: `¥10.00 off`, `¥20.00 off from ¥100.00`, `pay 80%`."""
+    minimum = coupon.minimum_consume or coupons.ZERO
+    if coupon.kind == CouponKind.PERCENT:
+        terms = _("pay %(percent)s%%", percent=coupon.off_percent)
+    else:
+        terms = _("¥%(value)s off", value=money(coupon.value or coupons.ZERO))
+    if minimum > 0:
+        terms = _("%(terms)s from ¥%(minimum)s", terms=terms, minimum=money(minimum))
+    return terms
+
+
+def _kind_label(view: Any, context: Any, model: Coupon, name: str) -> str:
+    return str(KIND_LABELS.get(model.kind, model.kind))
+
+
+def _product_or_site_wide(view: Any, context: Any, model: Coupon, name: str) -> str:
+    return str(model.product) if model.product is not None else _("Site-wide")
+
+
+def _quantity(view: Any, context: Any, model: Coupon, name: str) -> str:
+    return _("Unlimited") if model.quantity is None else str(model.quantity)
+
+
+def _use_window(view: Any, context: Any, model: Coupon, name: str) -> str:
+    if model.valid_days:
+        return _("%(days)s days after claiming", days=model.valid_days)
+    start = model.valid_from.strftime("%Y-%m-%d %H:%M") if model.valid_from else _("claiming")
+    end = model.valid_until.strftime("%Y-%m-%d %H:%M") if model.valid_until else _("for ever")
+    return _("%(start)s to %(end)s (UTC)", start=start, end=end)
+
+
+def records_url(coupon_id: int | None = None) -> str:
+    """The coupon records page, showing only this coupon's records when one is given."""
+    args = {}
+    if coupon_id is not None:
+        args[f"flt0_{CouponRecordView.column_filters.index(COUPON_FILTER)}"] = coupon_id
+    return url_for(admin_endpoint("coupon-records") + ".index_view", **args)
+
+
+class CouponView(StaffModelView):
+    """Coupons of the three kinds. A coupon students hold records of is switched off (`active`),
+    never deleted."""
+
+    form_base_class = CouponForm
+    details_template = "admin/coupons/details.html"
+    column_list = (
+        "id",
+        "name",
+        "kind",
+        "terms",
+        "product",
+        "quantity",
+        "claimed",
+        "claim_start",
+        "claim_end",
+        "active",
+    )
+    column_details_list = (
+        "id",
+        "name",
+        "brief",
+        "kind",
+        "terms",
+        "product",
+        "quantity",
+        "claimed",
+        "claim_start",
+        "claim_end",
+        "use_window",
+        "active",
+        "created_at",
+    )
+    column_labels = {
+        "terms": _l("Terms"),
+        "product": _l("For"),
+        "claim_start": _l("Claim from (UTC)"),
+        "claim_end": _l("Claim until (UTC)"),
+        "use_window": _l("Use window"),
+        "created_at": _l("Created (UTC)"),
+    }
+    column_formatters = {
+        "kind": _kind_label,
+        "terms": lambda v, c, m, n: _terms(m),
+        "product": _product_or_site_wide,
+        "quantity": _quantity,
+        "use_window": _use_window,
+    }
+    column_searchable_list = ("name",)
+    column_filters = (
+        FilterEqual(Coupon.kind, _l("Kind"), options=KIND_CHOICES),
+        BooleanEqualFilter(Coupon.active, _l("Active")),
+    )
+    column_sortable_list = ("id", "name", "kind", "quantity", "claimed", "claim_start", "claim_end")
+    column_default_sort = ("id", True)
+    column_extra_row_actions = [
+        EndpointLinkRowAction("fa fa-gift", ".issue_view", title=_l("Issue to users")),
+        LinkRowAction(
+            "fa fa-list", lambda action, row_id, row: records_url(row.id), title=_l("Records")
+        ),
+    ]
+    form_columns = (
+        "name",
+        "brief",
+        "kind",
+        "value",
+        "off_percent",
+        "minimum_consume",
+        "product",
+        "quantity",
+        "claim_start",
+        "claim_end",
+        "valid_from",
+        "valid_until",
+        "valid_days",
+        "active",
+    )
+    form_choices = {"kind": KIND_CHOICES}
+    form_args = {
+        "name": {"validators": [DataRequired(), Length(max=64)]},
+        "brief": {"validators": [Length(max=2000)]},
+        "value": {
+            "label": _l("Amount off (¥)"),
+            "description": _l("Money off and threshold coupons."),
+        },
+        "off_percent": {
+            "label": _l("Percent paid"),
+            "description": _l("Percent coupons: 80 = pay 80% (20% off)."),
+        },
+        "minimum_consume": {
+            "label": _l("Minimum spend (¥)"),
+            "description": _l("Threshold and percent coupons; 0 = none."),
+            "filters": [_zero_when_empty],
+        },
+        "product": {
+            "label": _l("Course or degree course"),
+            "description": _l("Empty: a site-wide coupon."),
+        },
+        "quantity": {"description": _l("Empty: unlimited.")},
+        "claim_start": {"label": _l("Claim from")},
+        "claim_end": {"label": _l("Claim until")},
+        "valid_from": {
+            "label": _l("Usable from"),
+            "description": _l("Fixed use dates (UTC); empty: from claiming."),
+        },
+        "valid_until": {
+            "label": _l("Usable until"),
+            "description": _l("Fixed use dates (UTC); empty: no end."),
+        },
+        "valid_days": {
+            "label": _l("Days after claiming"),
+            "description": _l("Instead of fixed use dates."),
+        },
+    }
+
+    def on_model_delete(self, model: Coupon) -> None:
+        if db.session.scalar(select(CouponRecord.id).where(CouponRecord.coupon_id == model.id)):
+            raise ValidationError(
+                _("Students hold this coupon: switch it off (Active) instead of deleting it.")
+            )
+
+    @expose("/issue/", methods=("GET", "POST"))
+    def issue_view(self) -> Any:
+        """Issue the coupon to the users named, or to every active student, within its
+        quantity; a summary of what happened to whom afterwards."""
+        coupon = _coupon_from_args()
+        if coupon is None:
+            flash(_("There is no such coupon."), "error")
+            return redirect(self.get_url(".index_view"))
+        form = IssueForm()
+        if form.validate_on_submit():
+            usernames = None if form.recipients.data == EVERY_STUDENT else form.names()
+            try:
+                result = retry_on_deadlock(lambda: _issue_and_commit(coupon.id, usernames))
+            except DomainError as exc:
+                db.session.rollback()
+                flash(_issue_refusal(exc), "error")
+            else:
+                flash(issue_summary(result), "success" if result.issued else "warning")
+                return redirect(self.get_url(".details_view", id=coupon.id))
+        return self.render(
+            "admin/coupons/issue.html",
+            coupon=coupon,
+            form=form,
+            terms=_terms(coupon),
+            remaining=coupons.remaining(coupon),
+            records_url=records_url(coupon.id),
+        )
+
+    def records_url(self, coupon_id: int) -> str:
+        return records_url(coupon_id)
+
+
+def _coupon_from_args() -> Coupon | None:
+    ident = request.args.get("id", "")
+    return db.session.get(Coupon, int(ident)) if ident.isdigit() and len(ident) < 12 else None
+
+
+def _issue_and_commit(coupon_id: int, usernames: list[str] | None) -> coupons.IssueResult:
+    result = coupons.issue_coupon(coupon_id, usernames, utcnow())
+    db.session.commit()
+    return result
+
+
+def _issue_refusal(exc: DomainError) -> str:
+    if exc.message == "The coupon is switched off.":
+        return _("The coupon is switched off: make it active first.")
+    if exc.message == "The coupon's use window is over.":
+        return _("The coupon's use window is over: nobody could use it any more.")
+    if isinstance(exc, Conflict) and exc.slug == "conflict":
+        return _("Many people are doing the same thing right now; please try again.")
+    return _("The coupon could not be issued; please try again.")
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:NAMES_SHOWN])
+    if len(names) > NAMES_SHOWN:
+        shown += " " + _("and %(count)s more", count=len(names) - NAMES_SHOWN)
+    return shown
+
+
+def issue_summary(result: coupons.IssueResult) -> str:
+    """What staff read after issuing: how many got it, and who did not, and why."""
+    parts = [_("Issued to %(count)s users.", count=len(result.issued))]
+    if result.already_held:
+        parts.append(_("%(count)s already held it.", count=len(result.already_held)))
+    if result.sold_out:
+        parts.append(
+            _(
+                "Left out, the quantity ran out: %(count)s (%(names)s).",
+                count=len(result.sold_out),
+                names=_names(result.sold_out),
+            )
+        )
+    if result.unknown:
+        parts.append(_("No such user: %(names)s.", names=_names(result.unknown)))
+    if result.inactive:
+        parts.append(_("Deactivated, left out: %(names)s.", names=_names(result.inactive)))
+    return " ".join(parts)
+
+
+LISTED = "listed"
+EVERY_STUDENT = "students"
+USERNAME_SEPARATORS = re.compile(r"[\s,，;；]+")
+
+
+class IssueForm(StaffForm):
+    recipients = RadioField(
+        _l("Issue to"),
+        choices=[(LISTED, _l("These users")), (EVERY_STUDENT, _l("Every active student"))],
+        default=LISTED,
+    )
+    usernames = TextAreaField(
+        _l("Usernames"),
+        description=_l("One per line, or separated by commas."),
+        validators=[
+            Length(
+                max=USERNAMES_MAX_CHARS,
+                message=_l("At most %(most)s names at a time.", most=MAX_USERNAMES),
+            )
+        ],
+        render_kw={"rows": 8},
+    )
+
+    def names(self) -> list[str]:
+        return [n for n in USERNAME_SEPARATORS.split(self.usernames.data or "") if n]
+
+    def validate_usernames(self, field: TextAreaField) -> None:
+        if self.recipients.data != LISTED:
+            return
+        names = self.names()
+        if not names:
+            raise ValidationError(_l("Name at least one user, or choose every active student."))
+        if len(names) > MAX_USERNAMES:
+            raise ValidationError(_l("At most %(most)s names at a time.", most=MAX_USERNAMES))
+
+
+# --- records --------------------------------------------------------------------------------------
+
+
+class RecordStatusFilter(BaseSQLAFilter):
+    """A record's status as a student sees it now: an unused record outside its use window is
+    `expired` (never stored), with the very rule the coupon centre uses."""
+
+    def apply(self, query: Any, value: Any, alias: Any = None) -> Any:
+        return query.filter(coupons.record_status_is(value, utcnow()))
+
+    def validate(self, value: Any) -> bool:
+        return value in coupons.STATUSES
+
+    def operation(self) -> Any:
+        return _l("is")
+
+
+def _coupon_options() -> list[tuple[str, str]]:
+    rows = db.session.execute(select(Coupon.id, Coupon.name).order_by(Coupon.id.desc()))
+    return [(str(ident), f"{name} (#{ident})") for ident, name in rows]
+
+
+class CouponEqualFilter(FilterEqual):
+    """One coupon's records. Its choices are read on each page (`CouponRecordView`), not once
+    when the app starts as Flask-Admin would, so that a new coupon can be picked at once."""
+
+    def validate(self, value: Any) -> bool:
+        return isinstance(value, str) and value.isdigit() and len(value) < 12
+
+    def clean(self, value: Any) -> int:
+        return int(value)
+
+
+COUPON_FILTER = CouponEqualFilter(CouponRecord.coupon_id, _l("Coupon"))
+STATUS_FILTER = RecordStatusFilter(
+    CouponRecord.status, _l("Status"), options=list(STATUS_LABELS.items())
+)
+
+
+def _record_status(view: Any, context: Any, model: CouponRecord, name: str) -> str:
+    status = model.status_at(utcnow())
+    return str(STATUS_LABELS.get(status, status))
+
+
+def _record_coupon(view: Any, context: Any, model: CouponRecord, name: str) -> Markup:
+    url = url_for(admin_endpoint("coupons") + ".details_view", id=model.coupon_id)
+    return Markup('<a href="{}">{}</a>').format(url, model.coupon.name)
+
+
+def _record_order(view: Any, context: Any, model: CouponRecord, name: str) -> Markup | str:
+    if model.order is None:
+        return ""
+    url = url_for(admin_endpoint("orders") + ".details_view", id=model.order_id)
+    return Markup('<a href="{}">{}</a>').format(url, model.order.order_no)
+
+
+class CouponRecordView(ReadOnlyModelView):
+    """Who holds which coupon, its status as of now, and the order that used it."""
+
+    column_list = (
+        "code",
+        "coupon",
+        "user",
+        "status",
+        "claimed_at",
+        "valid_from",
+        "valid_until",
+        "used_at",
+        "order",
+    )
+    column_details_list = column_list
+    column_labels = {
+        "user": _l("Student"),
+        "claimed_at": _l("Claimed (UTC)"),
+        "valid_from": _l("Usable from (UTC)"),
+        "valid_until": _l("Usable until (UTC)"),
+        "used_at": _l("Used (UTC)"),
+    }
+    column_formatters = {
+        "status": _record_status,
+        "coupon": _record_coupon,
+        "order": _record_order,
+    }
+    column_searchable_list = ("user.username", "code")
+    column_filters = [COUPON_FILTER, STATUS_FILTER]
+    column_sortable_list = (
+        "code",
+        "claimed_at",
+        "used_at",
+        ("coupon", "coupon.name"),
+        ("user", "user.username"),
+    )
+    column_default_sort = ("claimed_at", True)
+
+    def _get_filter_groups(self) -> Any:
+        groups = super()._get_filter_groups()  # copies, made for this page
+        for items in (groups or {}).values():
+            for item in items:
+                if self._filters[item["index"]] is COUPON_FILTER:
+                    item["options"] = _coupon_options()
+        return groups
+
+
+def register(admin: Admin) -> None:
+    category = _l("Coupons")
+    admin.add_view(
+        CouponView(
+            Coupon,
+            db,
+            name=_l("Coupons"),
+            category=category,
+            endpoint=admin_endpoint("coupons"),
+            url="coupons",
+        )
+    )
+    admin.add_view(
+        CouponRecordView(
+            CouponRecord,
+            db,
+            name=_l("Coupon records"),
+            category=category,
+            endpoint=admin_endpoint("coupon-records"),
+            url="coupon-records",
+        )
+    )
