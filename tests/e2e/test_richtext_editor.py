@@ -4,7 +4,6 @@ inserted, a refused upload shows the server's message, and nothing breaks the po
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
@@ -60,9 +59,11 @@ def watch(page) -> list[str]:
     # 404 and the refused upload's 400 are expected.
     page.on(
         "console",
-        lambda m: problems.append(m.text)
-        if m.type == "error" and not m.text.startswith("Failed to load resource")
-        else None,
+        lambda m: (
+            problems.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource")
+            else None
+        ),
     )
     page.on("pageerror", lambda e: problems.append(str(e)))
     return problems
