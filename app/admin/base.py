@@ -143,6 +143,16 @@ class StaffModelView(StaffOnly, ModelView):
     edit_modal = False
     details_modal = False
 
+    def _get_list_extra_args(self) -> Any:
+        # Flask-Admin hands `?page=-1` (or a page past any offset) to the database as is: an
+        # SQL error, a 500. A page out of range is the first or an empty one instead.
+        args = super()._get_list_extra_args()
+        args.page = min(max(args.page or 0, 0), MAX_PAGE)
+        return args
+
+
+MAX_PAGE = 1_000_000
+
 
 class ReadOnlyModelView(StaffModelView):
     """Records the store writes itself (orders, payment events): staff read, never edit."""
