@@ -55,16 +55,31 @@ def queue_counts() -> list[dict[str, Any]]:
 def failed_jobs(limit: int = FAILED_JOBS_SHOWN) -> list[dict[str, Any]]:
     """The failed jobs, the latest first: `id`, `queue`, `function`, `error` (the last line of
     the exception) and `failed_at` (aware UTC, or None if RQ did not record it)."""
+    if limit < 1:
+        return []
     connection = _connection()
     found = []
     for q in _queues():
-        registry = q.failed_job_registry
-        ids = registry.get_job_ids(0, limit - 1, desc=True)
+        ids = _latest_failed_ids(q.failed_job_registry, limit)
         for job in Job.fetch_many(ids, connection=connection):
             if job is not None:  # its hash expired before the registry noticed
                 found.append(_failed_job(job, q.name))
     found.sort(key=lambda job: job["failed_at"] or datetime.min.replace(tzinfo=UTC), reverse=True)
     return found[:limit]
+
+
+def _latest_failed_ids(registry: FailedJobRegistry, limit: int) -> list[str]:
+    """The ids of the `limit` latest failures, and of any that failed in the same second as the
+    last of them: the registry orders by whole seconds, the exact times sort them afterwards."""
+    registry.cleanup()
+    connection = registry.connection
+    latest = connection.zrange(registry.key, 0, limit - 1, desc=True, withscores=True)
+    ids = {registry.parse_job_id(member) for member, _ in latest}
+    if len(latest) == limit:
+        last_score = latest[-1][1]
+        ties = connection.zrangebyscore(registry.key, last_score, last_score)
+        ids.update(registry.parse_job_id(member) for member in ties)
+    return sorted(ids)
 
 
 def _failed_job(job: Job, queue_name: str) -> dict[str, Any]:

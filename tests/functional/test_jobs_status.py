@@ -110,6 +110,7 @@ def test_failed_jobs_come_latest_first(worker_app):
     second = fail_for_good(worker_app, "second")
     assert [job["id"] for job in jobs_status.failed_jobs()] == [second.id, first.id]
     assert [job["id"] for job in jobs_status.failed_jobs(limit=1)] == [second.id]
+    assert jobs_status.failed_jobs(limit=0) == []
 
 
 # --- requeue and delete -----------------------------------------------------------------------
