@@ -66,16 +66,14 @@ from app.services.enrollment import shorten_enrollment
 from app.services.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.services.orders import _move_status, get_order
 from app.services.payments import RefundResult, gateway_for, parse_amount
+from app.services.payments.notifications import PAID_STATUSES, SETTLED
 
 log = logging.getLogger(__name__)
 
 REJECTION_MAX = 500
 ERROR_MAX = 1000
-# Alipay's trade statuses that mean the money was paid.
-PAID_STATUSES = frozenset({"TRADE_SUCCESS", "TRADE_FINISHED"})
 # Outcomes of a verified notification whose money the order could not use (notifications.py).
 STRAY_OUTCOMES = ("needs_refund", "amount_mismatch")
-SETTLED = frozenset({OrderStatus.PAID, OrderStatus.REFUND_REQUESTED, OrderStatus.REFUNDED})
 
 
 class RefundFailed(DomainError):

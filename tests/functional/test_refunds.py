@@ -520,6 +520,7 @@ def test_a_duplicate_payment_of_a_paid_order_is_refunded_and_the_order_stays_pai
     [payment] = refunds.stray_payments(got)
     assert payment.refunded_at is not None
     assert payment.refund_request_no == refunds.request_no_for(order["order_no"], "T2")
+    assert len(refunds.request_no_for(order["order_no"], "9" * 64)) <= 64  # Alipay's limit
 
     # The order itself may still be refunded, with its own request number.
     ok(ask_refund(client, headers, order))
