@@ -300,3 +300,23 @@ def test_order_pages_have_no_inline_event_handlers(staff_client):
         f"/admin/payment-events/details/?id={event.id}",
     ):
         assert not re.search(r"\son[a-z]+=", html(staff_client.get(path))), path
+
+
+def test_a_notification_anyone_could_send_is_shown_as_text(staff_client):
+    order = make_order()
+    event = payment_event(
+        order,
+        verified=False,
+        outcome="bad_signature",
+        trade_no="<b>T</b>",
+        note="<script>alert(1)</script>",
+        payload={"subject": "<img src=x onerror=alert(1)>"},
+    )
+    for path in (
+        f"/admin/payment-events/details/?id={event.id}",
+        f"/admin/orders/details/?id={order.id}",
+    ):
+        page = html(staff_client.get(path))
+        assert "<script>alert(1)</script>" not in page
+        assert "<img src=x" not in page
+        assert "<b>T</b>" not in page

@@ -1,0 +1,105 @@
+"""What a coupon must be (`coupons.coupon_problems`): the rules staff forms show by field."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from app.services import coupons
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def problems(**changes) -> dict[str, str]:
+    values = {
+        "kind": "money_off",
+        "value": Decimal("10.00"),
+        "off_percent": None,
+        "minimum_consume": Decimal("0.00"),
+        "quantity": None,
+        "claim_start": START,
+        "claim_end": START + timedelta(days=30),
+        "valid_from": None,
+        "valid_until": None,
+        "valid_days": 30,
+    }
+    values.update(changes)
+    return coupons.coupon_problems(**values)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"kind": "threshold", "minimum_consume": Decimal("100.00")},
+        {"kind": "percent", "value": None, "off_percent": 1},
+        {"kind": "percent", "value": None, "off_percent": 100},
+        {"kind": "percent", "value": None, "off_percent": 80, "minimum_consume": Decimal("50")},
+        {"quantity": 0},
+        {"quantity": 5, "claimed": 5},
+        {"valid_days": None},
+        {"valid_days": None, "valid_from": START, "valid_until": START + timedelta(days=1)},
+        {"valid_days": None, "valid_until": START + timedelta(seconds=1)},
+        {"valid_days": 3650},
+        {"value": coupons.VALUE_MAX},
+    ],
+)
+def test_a_sound_coupon_has_no_problem(changes):
+    claimed = changes.pop("claimed", 0)
+    assert problems(**changes, claimed=claimed) == {}
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"kind": "gift"}, "kind", coupons.KIND_UNKNOWN),
+        (
+            {"kind": "percent", "value": None, "off_percent": 0},
+            "off_percent",
+            coupons.PERCENT_RANGE,
+        ),
+        (
+            {"kind": "percent", "value": None, "off_percent": 101},
+            "off_percent",
+            coupons.PERCENT_RANGE,
+        ),
+        ({"kind": "percent", "value": None}, "off_percent", coupons.PERCENT_MISSING),
+        ({"kind": "percent", "off_percent": 50}, "value", coupons.VALUE_NOT_FOR_PERCENT),
+        ({"off_percent": 50}, "off_percent", coupons.PERCENT_NOT_FOR_MONEY),
+        ({"value": None}, "value", coupons.VALUE_MISSING),
+        ({"value": Decimal("-0.01")}, "value", coupons.NOT_NEGATIVE),
+        ({"value": Decimal("0")}, "value", coupons.MORE_THAN_ZERO),
+        ({"value": Decimal("NaN")}, "value", coupons.NOT_A_NUMBER),
+        ({"value": Decimal("Infinity")}, "value", coupons.NOT_A_NUMBER),
+        ({"value": Decimal("100000000.00")}, "value", coupons.TOO_LARGE),
+        ({"minimum_consume": Decimal("-1")}, "minimum_consume", coupons.NOT_NEGATIVE),
+        ({"minimum_consume": Decimal("5")}, "minimum_consume", coupons.NO_THRESHOLD_FOR_MONEY_OFF),
+        ({"kind": "threshold"}, "minimum_consume", coupons.THRESHOLD_MISSING),
+        ({"quantity": -1}, "quantity", coupons.NOT_NEGATIVE),
+        ({"quantity": coupons.QUANTITY_MAX + 1}, "quantity", coupons.TOO_LARGE),
+        ({"quantity": 4, "claimed": 5}, "quantity", coupons.BELOW_CLAIMED),
+        ({"claim_start": None}, "claim_start", coupons.REQUIRED),
+        ({"claim_end": START}, "claim_end", coupons.END_BEFORE_START),
+        ({"claim_end": START - timedelta(days=1)}, "claim_end", coupons.END_BEFORE_START),
+        ({"valid_days": 0}, "valid_days", coupons.VALID_DAYS_RANGE),
+        ({"valid_days": 3651}, "valid_days", coupons.VALID_DAYS_RANGE),
+        ({"valid_until": START + timedelta(days=9)}, "valid_days", coupons.WINDOW_AND_DAYS),
+        (
+            {"valid_days": None, "valid_from": START, "valid_until": START},
+            "valid_until",
+            coupons.END_BEFORE_START,
+        ),
+        ({"valid_days": None, "valid_until": START}, "valid_until", coupons.ENDS_BEFORE_CLAIMING),
+    ],
+)
+def test_each_problem_is_named_on_its_field(changes, field, message):
+    claimed = changes.pop("claimed", 0)
+    assert problems(**changes, claimed=claimed).get(field) == message
+
+
+def test_every_message_is_known_to_the_staff_pages():
+    from app.admin.coupons import PROBLEM_TEXT
+
+    assert set(coupons.MESSAGES) <= set(PROBLEM_TEXT)
