@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import with_polymorphic
 
 from app.extensions import db
-from app.models import Course, DegreeCourse, Enrollment, Product
+from app.models import Course, DegreeCourse, Enrollment, Order, OrderLine, OrderStatus, Product
+from app.models.catalog import degree_course_courses
+
+# Orders whose lines still pay for their enrollments.
+KEPT = (OrderStatus.PAID, OrderStatus.REFUND_REQUESTED)
 
 
 def _locked_enrollment(user_id: int, product_id: int) -> Enrollment | None:
@@ -78,7 +82,8 @@ def extend_enrollment(user_id: int, product: Product, days: int, now: datetime) 
 
 def shorten_enrollment(user_id: int, product_id: int, days: int, now: datetime) -> None:
     """A refunded line takes its period back off the end (never earlier than now); a refunded
-    forever line ends now."""
+    forever line ends now. A refunded degree course also takes back what it gave its courses:
+    each ends at the latest end something else still pays for (`_paid_course_end`)."""
     enrollment = _locked_enrollment(user_id, product_id)
     if enrollment is None:
         return
@@ -86,7 +91,55 @@ def shorten_enrollment(user_id: int, product_id: int, days: int, now: datetime) 
         enrollment.valid_until = now  # the forever line was what made it for ever
     elif enrollment.valid_until is not None:
         enrollment.valid_until = max(enrollment.valid_until - timedelta(days=days), now)
+    degree = db.session.get(Product, product_id)
+    if isinstance(degree, DegreeCourse):
+        for course in degree.courses:
+            course_enrollment = _locked_enrollment(user_id, course.id)
+            if course_enrollment is None:
+                continue
+            still_paid = _paid_course_end(user_id, course.id, now)
+            current = course_enrollment.valid_until
+            if still_paid is FOREVER:
+                continue
+            if current is None or current > still_paid:
+                course_enrollment.valid_until = max(still_paid, now)
     db.session.flush()
+
+
+FOREVER = datetime.max.replace(tzinfo=UTC)
+
+
+def _paid_course_end(user_id: int, course_id: int, now: datetime) -> datetime:
+    """The latest end a course's enrollment is still paid for: the student's own paid lines of
+    the course (replayed in payment order, stacking as buying does) and every degree enrollment
+    that contains it. FOREVER when one of them is for ever; `now` when nothing pays for it."""
+    end = now
+    own = db.session.execute(
+        select(Order.paid_at, OrderLine.valid_period)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            Order.user_id == user_id,
+            Order.status.in_(KEPT),
+            OrderLine.product_id == course_id,
+            Order.paid_at.is_not(None),
+        )
+        .order_by(Order.paid_at, Order.id)
+    ).all()
+    for paid_at, period in own:
+        if period == 0:
+            return FOREVER
+        end = max(end, paid_at) + timedelta(days=period)
+    contains = degree_course_courses
+    degree_ends = db.session.scalars(
+        select(Enrollment.valid_until)
+        .join(contains, contains.c.degree_course_id == Enrollment.product_id)
+        .where(Enrollment.user_id == user_id, contains.c.course_id == course_id)
+    ).all()
+    for degree_end in degree_ends:
+        if degree_end is None:
+            return FOREVER
+        end = max(end, degree_end)
+    return end
 
 
 def my_enrollments(user_id: int, now: datetime) -> list[dict]:
