@@ -249,6 +249,7 @@ class CouponView(StaffModelView):
         "product": {
             "label": _l("Course or degree course"),
             "description": _l("Empty: a site-wide coupon."),
+            "blank_text": _l("Site-wide"),
         },
         "quantity": {"description": _l("Empty: unlimited.")},
         "claim_start": {"label": _l("Claim from")},
@@ -266,6 +267,14 @@ class CouponView(StaffModelView):
             "description": _l("Instead of fixed use dates."),
         },
     }
+
+    def edit_form(self, obj: Coupon | None = None) -> Any:
+        form = super().edit_form(obj)
+        if obj is not None:  # the least the quantity may be
+            form.quantity.description = _(
+                "Empty: unlimited. Already claimed: %(claimed)s.", claimed=obj.claimed
+            )
+        return form
 
     def on_model_delete(self, model: Coupon) -> None:
         if db.session.scalar(select(CouponRecord.id).where(CouponRecord.coupon_id == model.id)):

@@ -298,6 +298,7 @@ def test_the_quantity_cannot_go_below_what_is_claimed(staff_client):
         staff_client.post(f"/admin/coupons/edit/?id={coupon.id}", data=coupon_form(quantity="5"))
     )
     assert "Less than the number already claimed." in page
+    assert "Already claimed: 6." in html(staff_client.get(f"/admin/coupons/edit/?id={coupon.id}"))
     assert the_coupon().quantity == 10
     # As many as are claimed is fine.
     response = staff_client.post(
