@@ -25,6 +25,7 @@ def admin_endpoint(slug: str) -> str:
 
 def init_admin(app: Flask) -> Admin:
     from app.admin import coupons as coupon_pages
+    from app.admin import jobs as job_pages
     from app.admin import orders as order_pages
     from app.admin import refunds as refund_pages
     from app.admin import users as user_pages
@@ -63,6 +64,7 @@ def init_admin(app: Flask) -> Admin:
     coupon_pages.register(admin)
     order_pages.register(admin)
     refund_pages.register(admin)
+    job_pages.register(admin)
     user_pages.register(admin)
     override_content_security_policy(app, "/admin/", ADMIN_CSP)
     return admin
