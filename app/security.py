@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import ipaddress
 import logging
 import math
+import re
 import secrets
 import threading
 import time
@@ -15,9 +17,20 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, has_request_context, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    has_request_context,
+    render_template,
+    request,
+    session,
+)
 from flask_cors import CORS
 from flask_limiter import Limiter, RateLimitExceeded
+from flask_wtf.csrf import generate_csrf
+from itsdangerous import BadData, URLSafeTimedSerializer
+from werkzeug.http import dump_cookie
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 log = logging.getLogger(__name__)
@@ -159,7 +172,19 @@ def make_limiter(app: Flask) -> Limiter:
     hooks = app.before_request_funcs.get(None, [])
     if limiter._check_request_limit in hooks:  # absent when the limiter is switched off
         hooks.remove(limiter._check_request_limit)
+    # Likewise its after-request hook, which adds rate-limit headers (switched off above) and
+    # makes the deductions of limits with `deduct_when` (a Rule has none), and its teardown,
+    # which resets what it kept on the request context, gone with the request anyway.
+    after = app.after_request_funcs.get(None, [])
+    after[:] = [f for f in after if getattr(f, "func", None) is not _LIMITER_AFTER_REQUEST]
+    teardown = app.teardown_request_funcs.get(None, [])
+    teardown[:] = [f for f in teardown if f != getattr(limiter, _LIMITER_TEARDOWN, None)]
     return limiter
+
+
+# Flask-Limiter's per-request hooks (private names: when they change, nothing is removed).
+_LIMITER_AFTER_REQUEST = getattr(Limiter, "_Limiter__inject_headers", object())
+_LIMITER_TEARDOWN = "_Limiter__release_context"
 
 
 # --- Content-Security-Policy ----------------------------------------------------------------
@@ -214,6 +239,7 @@ def override_content_security_policy(
     A value may name the request's nonce as `{nonce}`; the longest matching prefix wins."""
     state: SecurityState = app.extensions[EXTENSION]
     state.csp_overrides[path_prefix] = dict(directives)
+    state._policy_pieces.clear()
 
 
 def origin_of(url: str | None) -> str | None:
@@ -221,6 +247,102 @@ def origin_of(url: str | None) -> str | None:
         return None
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+# --- CSRF tokens for visitors without a session ---------------------------------------------
+#
+# Flask-WTF keeps a form's secret in the session, so a page with a form (a course's buy form)
+# would make and store a session in Redis for every visitor who merely looks at it: a write per
+# page view, a session per crawler hit, and a page that cannot be kept for the next visitor.
+# A visitor who has no session yet gets the secret in a cookie of its own instead (HttpOnly,
+# SameSite and Secure like the session's), and the form the same signed token Flask-WTF makes
+# of it. When that visitor posts a form with that token, the secret goes into their new
+# session just before CSRFProtect looks for it there, so every POST is still checked by
+# Flask-WTF as before: another site can neither read the cookie nor, being cross-site, have it
+# sent (SameSite), so it cannot make a token that matches. Anyone whose session holds
+# something (a signed-in user, a visitor with a cart) gets Flask-WTF's own token, and only an
+# empty session is ever seeded: a login, which renews the token, is never followed by a secret
+# from before it. (Against an attacker who can plant cookies, a planted secret is worth what
+# a planted session id always was.)
+
+VISITOR_CSRF_COOKIE = "visitor_csrf"
+_VISITOR_SECRET = re.compile(r"[0-9a-f]{40}")  # what secrets.token_hex(20) gives
+_VISITOR_TOKEN_KEY = "luffy.visitor_csrf_token"  # noqa: S105 - an environ key: the token made
+_VISITOR_COOKIE_KEY = "luffy.visitor_csrf_cookie"  # the cookie to set, or "" to delete it
+
+
+def _csrf_field() -> str:
+    return current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+
+
+def _visitor_secret() -> str | None:
+    value = request.cookies.get(VISITOR_CSRF_COOKIE, "")
+    return value if _VISITOR_SECRET.fullmatch(value) else None
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return _serializer_for(current_app.config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key)
+
+
+@functools.lru_cache(maxsize=8)
+def _serializer_for(key: str | bytes) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt="wtf-csrf-token")  # as Flask-WTF signs
+
+
+def page_csrf_token() -> str:
+    """A form's CSRF token (`csrf_token()` in templates) that stores nothing for a visitor
+    without a session: signed like Flask-WTF's, from a secret in the visitor's own cookie."""
+    if session:  # it is stored anyway: Flask-WTF's token, kept in it
+        return generate_csrf()
+    token = request.environ.get(_VISITOR_TOKEN_KEY)
+    if token is None:
+        secret = _visitor_secret()
+        if secret is None:
+            secret = request.environ[_VISITOR_COOKIE_KEY] = secrets.token_hex(20)
+        token = request.environ[_VISITOR_TOKEN_KEY] = _serializer().dumps(secret)
+    return token
+
+
+def seed_session_csrf() -> None:
+    """Before CSRFProtect checks a form: a visitor without a session who sends a token made of
+    the secret in their cookie gets that secret as their new session's, and the cookie goes.
+    Anything else (no cookie, no token, another token) is left to CSRFProtect to refuse, and
+    stores nothing."""
+    if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or session:
+        return
+    secret = _visitor_secret()
+    if secret is None:
+        return
+    sent = request.form.get(_csrf_field()) or next(
+        filter(None, map(request.headers.get, _csrf_headers())), None
+    )
+    try:
+        signed = _serializer().loads(sent) if sent else None
+    except BadData:
+        return
+    if isinstance(signed, str) and hmac.compare_digest(signed, secret):
+        session[_csrf_field()] = secret
+        request.environ[_VISITOR_COOKIE_KEY] = ""
+
+
+def _csrf_headers() -> list[str]:
+    return current_app.config.get("WTF_CSRF_HEADERS", ["X-CSRFToken", "X-CSRF-Token"])
+
+
+def set_visitor_csrf_cookie(response: Response) -> Response:
+    secret = request.environ.get(_VISITOR_COOKIE_KEY)
+    if secret is None:
+        return response
+    state: SecurityState = current_app.extensions[EXTENSION]
+    if secret:
+        # The cookie's text is made once (werkzeug's), only the secret put in for each answer.
+        response.headers.add("Set-Cookie", state.visitor_cookie(current_app).replace(_MARK, secret))
+    else:
+        response.delete_cookie(VISITOR_CSRF_COOKIE, **state.visitor_cookie_place(current_app))
+    return response
+
+
+_MARK = "0" * 40  # stands for a secret in the cookie's text
 
 
 # --- the app's state ------------------------------------------------------------------------
@@ -238,7 +360,10 @@ class SecurityState:
             *SECURITY_HEADERS.items(),
             *([("Strict-Transport-Security", HSTS)] if self.hsts else []),
         ]
+        self.static_names = frozenset(name.lower() for name, _value in self.static_headers)
         self.csp_overrides: dict[str, dict[str, str]] = {}
+        # The policy of each path prefix ("" for the rest) as written, cut where the nonce goes.
+        self._policy_pieces: dict[str, tuple[str, ...]] = {}
         self.directives = dict(CSP_DIRECTIVES)
         gateway = origin_of(app.config.get("ALIPAY_GATEWAY_URL"))
         if gateway:
@@ -246,6 +371,7 @@ class SecurityState:
             # check that redirect against form-action too.
             self.directives["form-action"] += f" {gateway}"
         self._limited_views: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self._visitor_cookie: str | None = None
         self._lock = threading.Lock()
 
     def limited_view(self, view: Callable[..., Any], rules: tuple[Rule, ...]) -> Callable[..., Any]:
@@ -267,6 +393,27 @@ class SecurityState:
                     self._limited_views[view] = wrapped
         return wrapped
 
+    def visitor_cookie_place(self, app: Flask) -> dict[str, Any]:
+        interface = app.session_interface
+        return {"domain": interface.get_cookie_domain(app), "path": interface.get_cookie_path(app)}
+
+    def visitor_cookie(self, app: Flask) -> str:
+        """The Set-Cookie value of a visitor's CSRF secret, with `_MARK` for the secret: the
+        session cookie's attributes, and as long a life as a session."""
+        if self._visitor_cookie is None:
+            interface = app.session_interface
+            self._visitor_cookie = dump_cookie(
+                VISITOR_CSRF_COOKIE,
+                _MARK,
+                max_age=app.permanent_session_lifetime,
+                httponly=True,
+                secure=interface.get_cookie_secure(app),
+                samesite=interface.get_cookie_samesite(app),
+                sync_expires=False,  # Max-Age alone: the text stays right for ever
+                **self.visitor_cookie_place(app),
+            )
+        return self._visitor_cookie
+
     def retry_after(self, exc: RateLimitExceeded) -> int:
         """Seconds until the refused request would be allowed."""
         breached = self.limiter.current_limit
@@ -279,14 +426,15 @@ class SecurityState:
         return int(exc.limit.limit.get_expiry())
 
     def content_security_policy(self) -> str:
-        directives = self.directives
-        matches = [p for p in self.csp_overrides if request.path.startswith(p)]
-        if matches:
-            directives = {**directives, **self.csp_overrides[max(matches, key=len)]}
-        nonce = csp_nonce()
-        return "; ".join(
-            f"{name} {value.replace('{nonce}', nonce)}" for name, value in directives.items()
-        )
+        """This response's policy: its path's directives, with this request's nonce."""
+        path = request.path
+        prefix = max((p for p in self.csp_overrides if path.startswith(p)), key=len, default="")
+        pieces = self._policy_pieces.get(prefix)
+        if pieces is None:
+            directives = {**self.directives, **self.csp_overrides.get(prefix, {})}
+            policy = "; ".join(f"{name} {value}" for name, value in directives.items())
+            pieces = self._policy_pieces[prefix] = tuple(policy.split("{nonce}"))
+        return csp_nonce().join(pieces)
 
 
 def too_many_requests(exc: RateLimitExceeded):
@@ -310,12 +458,17 @@ def add_security_headers(response: Response) -> Response:
     headers = response.headers
     # A view that needs a different value for one answer may set its own: only the missing
     # ones are added (one pass over the few headers present, on every response).
-    present = {name.lower() for name in headers.keys()}  # noqa: SIM118 - Headers, not a dict
-    if "content-security-policy" not in present:
-        headers.add("Content-Security-Policy", state.content_security_policy())
-    headers.extend(
-        (name, value) for name, value in state.static_headers if name.lower() not in present
+    present = {name.lower() for name, _value in headers}
+    added = (
+        []
+        if "content-security-policy" in present
+        else [("Content-Security-Policy", state.content_security_policy())]
     )
+    if present.isdisjoint(state.static_names):
+        added += state.static_headers
+    else:
+        added += [(n, v) for n, v in state.static_headers if n.lower() not in present]
+    headers.extend(added)
     return response
 
 
@@ -358,3 +511,6 @@ def init_app(app: Flask) -> None:
     init_cors(app)
     app.after_request(add_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    # Before CSRFProtect's own check (registered earlier by csrf.init_app).
+    app.before_request_funcs.setdefault(None, []).insert(0, seed_session_csrf)
+    app.after_request(set_visitor_csrf_cookie)

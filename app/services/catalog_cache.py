@@ -24,6 +24,7 @@ What the cache hands out is shared by every request of the process: read it, nev
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 import time
@@ -45,12 +46,13 @@ VERSION_KEY = "catalog:version"  # the number of changes
 EPOCH_KEY = "catalog:epoch"  # a random token, new with every change and after any loss
 CHANGED = "catalog_changed"
 EXTENSION = "catalog_local_cache"
+VERSION_READER = "catalog_version_reader"
 # The version this request reads the catalog at; in the request's environ, not in `g`: an app
 # context may outlive one request.
 REQUEST_VERSION = "luffy.catalog_version"
 # Entries (data and HTML fragments together) a process keeps; the least recently used go first.
 DEFAULT_LOCAL_ENTRIES = 512
-H = TypeVar("H", Markup, tuple[Markup, ...])
+H = TypeVar("H", Markup, tuple[Markup, ...], tuple[bytes, ...])
 
 _catalog_classes: tuple[type, ...] = ()
 _listeners: list[Callable[[], None]] = []
@@ -83,6 +85,9 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = LocalEntries(
         app.config["CATALOG_LOCAL_ENTRIES"], max_age=app.config["CATALOG_CACHE_SECONDS"]
     )
+    store = app.extensions["redis_store"]
+    if not store.embedded:  # the in-process stand-in has no connection to send bytes on
+        app.extensions[VERSION_READER] = VersionReader(store.client)
     if not event.contains(Session, "after_flush", _note_catalog_change):
         event.listen(Session, "after_flush", _note_catalog_change)
         event.listen(Session, "after_commit", _bump_if_changed)
@@ -106,10 +111,52 @@ def _new_epoch() -> str:
     return secrets.token_hex(16)
 
 
+class VersionReader:
+    """The version's MGET, the one Redis command of a warm catalog read, sent as it is (packed
+    once) over a connection of the thread's own. Through the client it would also check a
+    connection out of the pool and back, go through the retry wrapper and record metrics: more
+    than the round trip itself. Connections are made with the client's own settings; one that
+    fails is dropped and the read tried once more on a new one (the server may have closed an
+    idle connection), then the error raised like the client's."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        pool = client.connection_pool
+        self._new_connection = lambda: pool.connection_class(**pool.connection_kwargs)
+        self._command = self._new_connection().pack_command("MGET", EPOCH_KEY, VERSION_KEY)
+        self._local = threading.local()
+
+    def read(self) -> list[Any]:
+        try:
+            return self._round_trip()
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            return self._round_trip()
+
+    def _round_trip(self) -> list[Any]:
+        connection = self._connection()
+        try:
+            connection.send_packed_command(self._command, check_health=False)
+            return connection.read_response()
+        except redis.ResponseError:  # an answer: the connection is fine
+            raise
+        except BaseException:  # half a command or half an answer may be left on it
+            connection.disconnect()
+            self._local.connection = None
+            raise
+
+    def _connection(self) -> Any:
+        # Per thread, and made again in a forked child: a socket is never shared.
+        pid = os.getpid()
+        held = getattr(self._local, "connection", None)
+        if held is None or held[0] != pid:
+            held = self._local.connection = (pid, self._new_connection())
+        return held[1]
+
+
 def catalog_version() -> str:
     """The catalog's version as Redis has it now (one round trip)."""
     client = _client()
-    epoch, count = client.mget(EPOCH_KEY, VERSION_KEY)
+    reader: VersionReader | None = current_app.extensions.get(VERSION_READER)
+    epoch, count = reader.read() if reader is not None else client.mget(EPOCH_KEY, VERSION_KEY)
     if epoch is None:  # never made yet, or lost
         with client.pipeline() as pipe:  # MULTI: several processes agree on the first token
             pipe.set(EPOCH_KEY, _new_epoch(), nx=True)
@@ -244,11 +291,19 @@ def cached_entry(name: str, parts: tuple[Any, ...], build: Callable[[], Any]) ->
     return entry
 
 
-def cached_fragment(name: str, parts: tuple[Any, ...], render: Callable[[], H]) -> H:
+def cached_fragment(
+    name: str,
+    parts: tuple[Any, ...],
+    render: Callable[[], H],
+    *,
+    keep_if: Callable[[], bool] | None = None,
+) -> H:
     """What `render()` makes (HTML, or a tuple of HTML pieces) of the catalog alone, kept in this
     process for this catalog version. `parts` must name everything else it depends on (the
     language, the query arguments); nothing personal (a user's name, a CSRF token, a CSP nonce)
-    may ever be in it. While templates reload on change (development), it is never kept."""
+    may ever be in it: when `keep_if()`, asked right after `render()`, says otherwise, what was
+    rendered is used this once and not kept. While templates reload on change (development), it
+    is never kept."""
     if current_app.jinja_env.auto_reload:
         return render()
     try:
@@ -261,7 +316,8 @@ def cached_fragment(name: str, parts: tuple[Any, ...], render: Callable[[], H]) 
     fragment = local.get(version, key)
     if fragment is None:
         fragment = render()
-        local.put(version, key, fragment)
+        if keep_if is None or keep_if():
+            local.put(version, key, fragment)
     return fragment
 
 

@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
+import redis
 from flask import jsonify
 from sqlalchemy import update
 
@@ -174,20 +175,37 @@ def test_a_warm_read_makes_one_redis_round_trip(app, client, monkeypatch):
     urls = ["/api/v1/courses", f"/api/v1/courses/{course.id}", "/courses", f"/courses/{course.id}"]
     for url in urls:
         client.get(url)
-    sent = []
-    for conn in (app.extensions["redis_store"].client, app.extensions["redis_store"].raw):
-        original = conn.execute_command
+    # Every command any connection sends (the pool's, the version reader's, pipelines), as the
+    # bytes that go to Redis.
+    sent: list[bytes] = []
+    original = redis.connection.AbstractConnection.send_packed_command
 
-        def counting(*args, _original=original, **kwargs):
-            sent.append(args)
-            return _original(*args, **kwargs)
+    def counting(self, command, *args, **kwargs):
+        parts = [command] if isinstance(command, bytes | str) else command
+        sent.append(b"".join(p.encode() if isinstance(p, str) else bytes(p) for p in parts))
+        return original(self, command, *args, **kwargs)
 
-        monkeypatch.setattr(conn, "execute_command", counting)
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    mget = redis.connection.Connection().pack_command("MGET", EPOCH_KEY, VERSION_KEY)[0]
     for url in urls:
         sent.clear()
         assert client.get(url).status_code == 200
-        catalog_commands = [a for a in sent if "catalog:" in str(a[1:2])]
-        assert catalog_commands == [("MGET", EPOCH_KEY, VERSION_KEY)], url
+        assert [c for c in sent if b"catalog:" in c] == [mget], url
+
+
+def test_the_version_is_read_again_after_redis_dropped_the_connection(
+    real_redis, app, client, caplog
+):
+    course = CourseFactory(name="Before")
+    assert names(client) == ["Before"]
+    reader = app.extensions[catalog_cache.VERSION_READER]
+    held = reader._connection()
+    held.send_command("CLIENT", "ID")
+    app.extensions["redis_store"].client.client_kill_filter(_id=held.read_response())
+    db.session.get(Course, course.id).name = "After"
+    db.session.commit()
+    assert names(client) == ["After"]  # on a new connection, with the new version
+    assert "catalog cache unavailable" not in caplog.text  # not the database as a fallback
 
 
 def test_a_request_reads_the_version_once(app, client, monkeypatch):
