@@ -192,6 +192,7 @@ class CouponView(StaffModelView):
         "claim_end": _l("Claim until (UTC)"),
         "use_window": _l("Use window"),
         "created_at": _l("Created (UTC)"),
+        "active": _l("Switched on"),
     }
     column_formatters = {
         "kind": _kind_label,
@@ -203,7 +204,7 @@ class CouponView(StaffModelView):
     column_searchable_list = ("name",)
     column_filters = (
         FilterEqual(Coupon.kind, _l("Kind"), options=KIND_CHOICES),
-        BooleanEqualFilter(Coupon.active, _l("Active")),
+        BooleanEqualFilter(Coupon.active, _l("Switched on")),
     )
     column_sortable_list = ("id", "name", "kind", "quantity", "claimed", "claim_start", "claim_end")
     column_default_sort = ("id", True)
@@ -266,6 +267,10 @@ class CouponView(StaffModelView):
             "label": _l("Days after claiming"),
             "description": _l("Instead of fixed use dates."),
         },
+        "active": {
+            "label": _l("Switched on"),
+            "description": _l("Off: students cannot claim it and staff cannot issue it."),
+        },
     }
 
     def edit_form(self, obj: Coupon | None = None) -> Any:
@@ -279,7 +284,7 @@ class CouponView(StaffModelView):
     def on_model_delete(self, model: Coupon) -> None:
         if db.session.scalar(select(CouponRecord.id).where(CouponRecord.coupon_id == model.id)):
             raise ValidationError(
-                _("Students hold this coupon: switch it off (Active) instead of deleting it.")
+                _("Students hold this coupon: switch it off instead of deleting it.")
             )
 
     @expose("/issue/", methods=("GET", "POST"))
@@ -327,7 +332,7 @@ def _issue_and_commit(coupon_id: int, usernames: list[str] | None) -> coupons.Is
 
 def _issue_refusal(exc: DomainError) -> str:
     if exc.message == "The coupon is switched off.":
-        return _("The coupon is switched off: make it active first.")
+        return _("The coupon is switched off: switch it on first.")
     if exc.message == "The coupon's use window is over.":
         return _("The coupon's use window is over: nobody could use it any more.")
     if isinstance(exc, Conflict) and exc.slug == "conflict":

@@ -39,7 +39,8 @@ class UserForm(StaffForm):
     email = email_field(_l("Email"))
     is_staff = BooleanField(_l("Staff"), description=_l("May open these staff pages."))
     active = BooleanField(
-        _l("Active"), description=_l("May sign in. Switching it off signs the user out.")
+        _l("Account active"),
+        description=_l("May sign in. Switching it off signs the user out everywhere."),
     )
 
     def validate(self, extra_validators: Any = None) -> bool:
@@ -82,13 +83,14 @@ class UserView(StaffModelView):
     )
     column_labels = {
         "is_staff": _l("Staff"),
+        "active": _l("Account active"),
         "created_at": _l("Signed up (UTC)"),
         "last_login_at": _l("Last sign-in (UTC)"),
     }
     column_searchable_list = ("username", "email")
     column_filters = (
         BooleanEqualFilter(User.is_staff, _l("Staff")),
-        BooleanEqualFilter(User.active, _l("Active")),
+        BooleanEqualFilter(User.active, _l("Account active")),
     )
     column_sortable_list = ("username", "email", "created_at", "last_login_at")
     column_default_sort = [("created_at", True), ("id", True)]
