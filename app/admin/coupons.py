@@ -331,9 +331,9 @@ def _issue_and_commit(coupon_id: int, usernames: list[str] | None) -> coupons.Is
 
 
 def _issue_refusal(exc: DomainError) -> str:
-    if exc.message == "The coupon is switched off.":
+    if exc.message == coupons.SWITCHED_OFF:
         return _("The coupon is switched off: switch it on first.")
-    if exc.message == "The coupon's use window is over.":
+    if exc.message == coupons.USE_WINDOW_OVER:
         return _("The coupon's use window is over: nobody could use it any more.")
     if isinstance(exc, Conflict) and exc.slug == "conflict":
         return _("Many people are doing the same thing right now; please try again.")

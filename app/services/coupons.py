@@ -281,6 +281,8 @@ def claim_coupon(user: User, coupon_id: int, now: datetime | None = None) -> Cou
 # --- issuing by staff ---------------------------------------------------------------------------
 
 ISSUE_CHUNK = 500  # usernames looked up per query
+SWITCHED_OFF = "The coupon is switched off."
+USE_WINDOW_OVER = "The coupon's use window is over."
 
 
 @dataclass
@@ -344,9 +346,9 @@ def issue_coupon(
     if coupon is None:
         raise NotFound("No such coupon.")
     if not coupon.active:
-        raise Conflict("The coupon is switched off.", slug="coupon_unavailable")
+        raise Conflict(SWITCHED_OFF, slug="coupon_unavailable")
     if use_window_over(coupon, now):
-        raise Conflict("The coupon's use window is over.", slug="coupon_unavailable")
+        raise Conflict(USE_WINDOW_OVER, slug="coupon_unavailable")
 
     if usernames is None:
         users, result = _every_active_student(), IssueResult()

@@ -421,6 +421,17 @@ def test_a_switched_off_coupon_is_not_issued(staff_client):
     assert holders(coupon) == []
 
 
+def test_a_coupon_whose_use_window_is_over_is_not_issued(staff_client):
+    now = utcnow()
+    coupon = CouponFactory(
+        valid_days=None, valid_from=now - timedelta(days=5), valid_until=now - timedelta(days=1)
+    )
+    UserFactory(username="rita")
+    page = html(issue(staff_client, coupon, "rita"))
+    assert "use window is over" in page
+    assert holders(coupon) == []
+
+
 def test_a_deactivated_user_named_is_left_out(staff_client):
     coupon = CouponFactory()
     UserFactory(username="ray", active=False)
