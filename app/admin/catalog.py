@@ -30,9 +30,12 @@ from app.models import (
     PricePolicy,
 )
 from app.models.catalog import CourseType, Level, ProductStatus, SectionType
+from app.services.coupons import VALUE_MAX
 
 SLUG = Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message=_l("Lower-case letters, digits and dashes."))
 NOT_NEGATIVE = NumberRange(min=0, message=_l("Must be 0 or more."))
+# What NUMERIC(10,2) holds: a bigger price is a field message, not a database error.
+PRICE = NumberRange(min=0, max=VALUE_MAX, message=_l("Must be from 0 to 99999999.99."))
 STATUS_CHOICES = [
     (ProductStatus.ONLINE.value, _l("Online")),
     (ProductStatus.OFFLINE.value, _l("Offline")),
@@ -61,7 +64,7 @@ class PricePolicyInline(InlineFormAdmin):
             "label": _l("Days (0 = forever)"),
             "validators": [InputRequired(), NOT_NEGATIVE],
         },
-        "price": {"label": _l("Price (¥)"), "validators": [InputRequired(), NOT_NEGATIVE]},
+        "price": {"label": _l("Price (¥)"), "validators": [InputRequired(), PRICE]},
     }
 
 
@@ -196,5 +199,5 @@ class DegreeCourseView(StaffModelView):
         "mentors",
     )
     form_choices = {"status": STATUS_CHOICES}
-    form_args = {**PRODUCT_ARGS, "total_scholarship": {"validators": [NOT_NEGATIVE]}}
+    form_args = {**PRODUCT_ARGS, "total_scholarship": {"validators": [PRICE]}}
     inline_models = (PricePolicyInline(PricePolicy), FaqInline(FAQ))

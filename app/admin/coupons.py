@@ -507,12 +507,12 @@ class CouponRecordView(ReadOnlyModelView):
 
 
 def register(admin: Admin) -> None:
-    category = _l("Coupons")
+    category = _l("Coupon management")
     admin.add_view(
         CouponView(
             Coupon,
             db,
-            name=_l("Coupons"),
+            name=_l("All coupons"),
             category=category,
             endpoint=admin_endpoint("coupons"),
             url="coupons",

@@ -114,9 +114,17 @@ def test_a_negative_price_is_refused_with_a_field_message(staff_client):
         "/admin/courses/new/", data=course_form(**{"price_policies-0-price": "-1"})
     )
     page = html(response)
-    assert "Must be 0 or more." in page
+    assert "Must be from 0 to 99999999.99." in page
     assert the_course() is None
     assert db.session.scalar(select(func.count()).select_from(PricePolicy)) == 0
+
+
+def test_a_price_too_big_to_store_is_refused_with_a_field_message(staff_client):
+    response = staff_client.post(
+        "/admin/courses/new/", data=course_form(**{"price_policies-0-price": "1e30"})
+    )
+    assert "Must be from 0 to 99999999.99." in html(response)
+    assert the_course() is None
 
 
 def test_a_missing_price_is_refused(staff_client):
