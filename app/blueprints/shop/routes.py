@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from flask import (
@@ -321,13 +322,14 @@ def order_detail(order_no: str):
     )
 
 
-@bp.post("/orders/<order_no>/cancel")
-@login_required
-def cancel_order(order_no: str):
+def _order_step(order_no: str, step: Callable[[], Order], done: str, refused: str | None = None):
+    """One state change of the student's own order (one transaction, tried again on a
+    deadlock), then back to the order with `done`, or with the refusal (`refused` for a
+    `refund_not_allowed`, when given); an unknown order is a 404."""
     back = url_for(".order_detail", order_no=order_no)
 
     def attempt() -> Order:
-        order = orders.cancel_order(current_user.id, order_no, utcnow())
+        order = step()
         db.session.commit()
         return order
 
@@ -336,9 +338,23 @@ def cancel_order(order_no: str):
     except NotFound:
         raise
     except DomainError as exc:
+        if refused is not None and exc.slug == "refund_not_allowed":
+            db.session.rollback()
+            flash(refused, "warning")
+            return redirect(back)
         return _refused(exc, back)
-    flash(_("The order was cancelled."), "success")
+    flash(done, "success")
     return redirect(back)
+
+
+@bp.post("/orders/<order_no>/cancel")
+@login_required
+def cancel_order(order_no: str):
+    return _order_step(
+        order_no,
+        lambda: orders.cancel_order(current_user.id, order_no, utcnow()),
+        _("The order was cancelled."),
+    )
 
 
 @bp.post("/orders/<order_no>/refund")
@@ -364,25 +380,12 @@ def request_refund(order_no: str):
 @bp.post("/orders/<order_no>/refund/withdraw")
 @login_required
 def withdraw_refund(order_no: str):
-    back = url_for(".order_detail", order_no=order_no)
-
-    def attempt() -> Order:
-        order = refunds.withdraw_refund(current_user.id, order_no, utcnow())
-        db.session.commit()
-        return order
-
-    try:
-        retry_on_deadlock(attempt)
-    except NotFound:
-        raise
-    except DomainError as exc:
-        if exc.slug == "refund_not_allowed":
-            db.session.rollback()
-            flash(_("This refund request is no longer open; see the order's state."), "warning")
-            return redirect(back)
-        return _refused(exc, back)
-    flash(_("Your refund request was withdrawn."), "success")
-    return redirect(back)
+    return _order_step(
+        order_no,
+        lambda: refunds.withdraw_refund(current_user.id, order_no, utcnow()),
+        _("Your refund request was withdrawn."),
+        refused=_("This refund request is no longer open; see the order's state."),
+    )
 
 
 # --- studying -----------------------------------------------------------------------------------
