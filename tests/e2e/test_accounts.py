@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.browser import watch
+
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "s3cret-pass"
@@ -34,20 +36,7 @@ def session_cookie(page) -> dict:
 def test_register_log_out_and_log_in_with_the_bot_check(page, live_server):
     from playwright.sync_api import expect
 
-    problems: list[str] = []
-
-    def console(message) -> None:
-        # A failed load says which in the response listener, which knows the address.
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            problems.append(message.text)  # a Content-Security-Policy violation among others
-
-    def failed(response) -> None:
-        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
-            problems.append(f"{response.status} {response.url}")
-
-    page.on("console", console)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("response", failed)
+    problems = watch(page)
 
     # Register: the widget fetches its challenge, solves it in a worker, and the form goes through.
     response = page.goto(f"{live_server}/register")

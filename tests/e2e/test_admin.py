@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.browser import watch
 from tests.factories import CategoryFactory, CourseFactory, UserFactory
 
 pytestmark = pytest.mark.e2e
@@ -15,28 +16,6 @@ PASSWORD = "staff-pass-1"
 @pytest.fixture
 def live_settings() -> dict:
     return {"CAPTCHA_ENABLED": False, "WTF_CSRF_ENABLED": True}
-
-
-def watch(page) -> list[str]:
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on(
-        "console",
-        lambda message: (
-            problems.append(message.text)
-            if message.type == "error" and not message.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    page.on(
-        "response",
-        lambda response: (
-            problems.append(f"{response.status} {response.url}")
-            if response.status >= 400 and not response.url.endswith("/favicon.ico")
-            else None
-        ),
-    )
-    return problems
 
 
 def sign_in_as_staff(page, live_server) -> None:

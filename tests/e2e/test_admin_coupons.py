@@ -11,7 +11,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Coupon, CouponRecord
 from app.models.types import utcnow
-from tests.e2e.test_admin import sign_in_as_staff, watch
+from tests.e2e.browser import watch
+from tests.e2e.test_admin import sign_in_as_staff
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.e2e

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests.e2e.browser import watch
 from tests.factories import ChapterFactory, CourseFactory, SectionFactory, UserFactory
 
 pytestmark = pytest.mark.e2e
@@ -29,24 +30,7 @@ def test_buy_a_course_and_pay_in_the_sandbox(app, page, live_server):
     course = CourseFactory(name="Django 入门", policies=[(30, "99.00")])
     SectionFactory(chapter=ChapterFactory(course=course, number=1), name="第一节")
 
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on(
-        "console",
-        lambda message: (
-            problems.append(message.text)
-            if message.type == "error" and not message.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    page.on(
-        "response",
-        lambda response: (
-            problems.append(f"{response.status} {response.url}")
-            if response.status >= 400 and not response.url.endswith("/favicon.ico")
-            else None
-        ),
-    )
+    problems = watch(page)
 
     page.goto(f"{live_server}/login")
     page.locator("#username").fill(student.username)

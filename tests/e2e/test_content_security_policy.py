@@ -5,29 +5,16 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.browser import watch
 from tests.factories import CourseDetailFactory, DegreeCourseFactory
 
 pytestmark = pytest.mark.e2e
 
 
-def watch_console(page) -> list[str]:
-    """Errors the pages log (a CSP violation among them), but not the 404s of the error page
-    and the favicon, which say nothing about the policy."""
-    problems: list[str] = []
-
-    def console(message) -> None:
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            problems.append(message.text)
-
-    page.on("console", console)
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    return problems
-
-
 def test_the_catalog_pages_break_no_rule_of_the_policy(page, live_server):
     detail = CourseDetailFactory()
     degree = DegreeCourseFactory()
-    problems = watch_console(page)
+    problems = watch(page, responses=False)
     for path in ("/", "/courses", f"/courses/{detail.course.id}", f"/degree-courses/{degree.id}"):
         response = page.goto(f"{live_server}{path}")
         assert response.status == 200, path
@@ -38,7 +25,7 @@ def test_the_catalog_pages_break_no_rule_of_the_policy(page, live_server):
 
 
 def test_an_injected_inline_script_is_refused(page, live_server):
-    problems = watch_console(page)
+    problems = watch(page, responses=False)
     page.goto(f"{live_server}/courses")
     # What an injection would look like: the browser must refuse to run it.
     page.evaluate(

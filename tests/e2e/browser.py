@@ -1,0 +1,24 @@
+"""What a browser test watches: `problems = watch(page)` collects what the page logs as an error
+(a Content-Security-Policy violation among them), its uncaught exceptions and, unless
+`responses=False`, every answer of 400 or more (but the favicon's)."""
+
+from __future__ import annotations
+
+
+def watch(page, *, responses: bool = True) -> list[str]:
+    problems: list[str] = []
+
+    def console(message) -> None:
+        # A failed load is reported by the response listener, which knows the address.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            problems.append(message.text)
+
+    def answered(response) -> None:
+        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
+            problems.append(f"{response.status} {response.url}")
+
+    page.on("console", console)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    if responses:
+        page.on("response", answered)
+    return problems
