@@ -113,7 +113,7 @@ def _paid_course_end(user_id: int, course_id: int, now: datetime) -> datetime:
     """The latest end a course's enrollment is still paid for: the student's own paid lines of
     the course (replayed in payment order, stacking as buying does) and every degree enrollment
     that contains it. FOREVER when one of them is for ever; `now` when nothing pays for it."""
-    end = now
+    end: datetime | None = None
     own = db.session.execute(
         select(Order.paid_at, OrderLine.valid_period)
         .join(Order, Order.id == OrderLine.order_id)
@@ -128,7 +128,7 @@ def _paid_course_end(user_id: int, course_id: int, now: datetime) -> datetime:
     for paid_at, period in own:
         if period == 0:
             return FOREVER
-        end = max(end, paid_at) + timedelta(days=period)
+        end = (paid_at if end is None else max(end, paid_at)) + timedelta(days=period)
     contains = degree_course_courses
     degree_ends = db.session.scalars(
         select(Enrollment.valid_until)
@@ -138,8 +138,8 @@ def _paid_course_end(user_id: int, course_id: int, now: datetime) -> datetime:
     for degree_end in degree_ends:
         if degree_end is None:
             return FOREVER
-        end = max(end, degree_end)
-    return end
+        end = degree_end if end is None else max(end, degree_end)
+    return now if end is None else end
 
 
 def my_enrollments(user_id: int, now: datetime) -> list[dict]:

@@ -12,6 +12,7 @@ from app.models import Enrollment
 from app.models.types import utcnow
 from app.services.enrollment import extend_enrollment, shorten_enrollment
 from tests.factories import CourseFactory, DegreeCourseFactory, EnrollmentFactory, UserFactory
+from tests.shop_data import make_order
 
 
 def test_a_first_purchase_starts_now(app):
@@ -69,3 +70,36 @@ def test_a_refund_takes_the_period_back_but_not_before_now(app):
     assert enrollment.valid_until == now + timedelta(days=30)
     shorten_enrollment(user.id, course.id, 90, now)
     assert enrollment.valid_until == now
+
+
+def test_a_refunded_degree_takes_back_what_it_gave_its_courses(app):
+    """Courses keep what something else still pays for: the student's own purchase of a course,
+    another degree holding it; the rest ends with the refunded degree's time."""
+    user, now = UserFactory(), utcnow()
+    only_degree, bought_too, in_other = (
+        CourseFactory(),
+        CourseFactory(policies=[(60, "99.00")]),
+        CourseFactory(),
+    )
+    degree, other = DegreeCourseFactory(), DegreeCourseFactory()
+    degree.courses.extend([only_degree, bought_too, in_other])
+    other.courses.append(in_other)
+    db.session.commit()
+    # The student bought `bought_too` for 60 days, paid ten days ago.
+    make_order(
+        user,
+        lines=[(bought_too, "99.00", "0.00", "0.00")],
+        created_at=now - timedelta(days=10, minutes=1),
+    )
+    extend_enrollment(user.id, bought_too, 60, now - timedelta(days=10))
+    extend_enrollment(user.id, other, 90, now)
+    extend_enrollment(user.id, degree, 180, now)
+    db.session.commit()
+
+    shorten_enrollment(user.id, degree.id, 180, now)
+    db.session.commit()
+    ends = dict(db.session.execute(select(Enrollment.product_id, Enrollment.valid_until)).all())
+    assert ends[degree.id] == now
+    assert ends[only_degree.id] == now
+    assert ends[bought_too.id] == now + timedelta(days=50)  # its own 60 days, paid 10 days ago
+    assert ends[in_other.id] == now + timedelta(days=90)  # the other degree still holds it

@@ -16,8 +16,8 @@ from app.models import Coupon, CouponRecord
 from app.models.types import utcnow
 from app.services import coupons
 from tests.factories import CouponFactory, CouponRecordFactory, CourseFactory, UserFactory
-from tests.functional.admin.shop_data import make_order
 from tests.pages import html, sign_in
+from tests.shop_data import make_order
 
 TIME = "%Y-%m-%d %H:%M:%S"
 

@@ -5,45 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from app.extensions import db
-from app.models import Order, OrderLine
 from app.models.types import utcnow
 from app.services import reports
-from tests.factories import CouponFactory, CouponRecordFactory, CourseFactory, UserFactory
+from tests.factories import CouponFactory, CouponRecordFactory, CourseFactory
 from tests.pages import html
+from tests.shop_data import make_order
 
-_numbers = iter(range(10_000, 99_999))
 
-
-def paid_order(course, amount: str, paid_days_ago: int = 0, status: str = "paid") -> Order:
-    now = utcnow()
-    policy = course.price_policies[0]
-    order = Order(
-        order_no=f"2026{next(_numbers)}",
-        user=UserFactory(),
-        status=status,
-        payment_method="alipay",
-        original_amount=Decimal(amount),
-        discount_amount=Decimal("0.00"),
-        actual_amount=Decimal(amount),
-        expires_at=now,
-        paid_at=now - timedelta(days=paid_days_ago),
-    )
-    order.lines.append(
-        OrderLine(
-            product_id=course.id,
-            price_policy_id=policy.id,
-            item_type="course",
-            product_name=course.name,
-            valid_period=policy.valid_period,
-            valid_period_text="30 days",
-            original_price=Decimal(amount),
-            amount_paid=Decimal(amount),
-        )
-    )
-    db.session.add(order)
-    db.session.commit()
-    return order
+def paid_order(course, amount: str, paid_days_ago: int = 0, status: str = "paid"):
+    """An order of one course at `amount`, paid `paid_days_ago` days ago (a minute after it
+    was made)."""
+    created = utcnow() - timedelta(days=paid_days_ago, minutes=1)
+    return make_order(lines=[(course, amount, "0.00", "0.00")], status=status, created_at=created)
 
 
 def test_sales_per_day_counts_paid_orders_on_their_day(app):

@@ -17,8 +17,8 @@ from app.extensions import db
 from app.models import Order, PaymentEvent
 from app.models.types import utcnow
 from tests.factories import CouponFactory, CouponRecordFactory, CourseFactory, UserFactory
-from tests.functional.admin.shop_data import make_order, payment_event
 from tests.pages import html, sign_in
+from tests.shop_data import make_order, payment_event
 
 # The order list's filters, by position (flt<n>_<position>=value).
 STATUS, METHOD, NEEDS_REFUND, CREATED_ON, CREATED_FROM, CREATED_UNTIL, CREATED_BETWEEN = range(7)
