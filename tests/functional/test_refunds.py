@@ -3,7 +3,6 @@ withdrawn by the student, a failed gateway call kept for staff, and stray paymen
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from decimal import Decimal
 
@@ -21,52 +20,13 @@ from app.services.offers import LineRef
 from app.services.orders import OrderLineIn
 from app.services.payments import (
     sandbox_gateway_private_key,
-    sandbox_transport,
     set_sandbox_transport,
     sign_notification,
-    signed_response,
 )
 from tests.api import ok, refused
 from tests.factories import CouponFactory, CouponRecordFactory, CourseFactory, UserFactory
 from tests.pages import html, sign_in
-
-
-class Desk:
-    """The sandbox's refund desk, counting the requests it is sent; `fail` makes it refuse
-    (a signed business failure) or not answer at all (an exception)."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-        self.real = sandbox_transport(app)
-        self.requests: list[dict] = []
-        self.fail: str | None = None  # None, "refuse" or "down"
-
-    def __call__(self, url, form, timeout):
-        self.requests.append({**dict(form), "biz": json.loads(form["biz_content"])})
-        if self.fail == "down":
-            raise ConnectionError("connection refused")
-        if self.fail == "refuse":
-            body = {
-                "code": "40004",
-                "msg": "Business Failed",
-                "sub_code": "ACQ.TRADE_NOT_EXIST",
-                "sub_msg": "交易不存在",
-            }
-            return signed_response(
-                "alipay.trade.refund", body, sandbox_gateway_private_key(self.app)
-            )
-        return self.real(url, form, timeout)
-
-    @property
-    def biz(self) -> list[dict]:
-        return [r["biz"] for r in self.requests]
-
-
-@pytest.fixture
-def desk(app):
-    desk = Desk(app)
-    set_sandbox_transport(app, desk)
-    return desk
+from tests.refund_desk import Desk
 
 
 @pytest.fixture

@@ -5,18 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.payments import set_sandbox_transport
 from tests.api import ok
 from tests.factories import CourseFactory, UserFactory
-from tests.functional.test_refunds import Desk, ask_refund, paid_order, pay, place, stored
+from tests.functional.test_refunds import ask_refund, paid_order, pay, place, stored
 from tests.pages import html, sign_in
-
-
-@pytest.fixture
-def desk(app):
-    desk = Desk(app)
-    set_sandbox_transport(app, desk)
-    return desk
 
 
 @pytest.fixture
