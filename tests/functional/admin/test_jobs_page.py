@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.extensions import queue
+from app.i18n import LANG_COOKIE
 from app.services import jobs_status
 from tests.factories import UserFactory
 from tests.functional.test_jobs_status import explode, work_once
@@ -20,6 +21,7 @@ def worker_app(app_with, real_redis):
 @pytest.fixture
 def staff_client(worker_app):
     client = worker_app.test_client()
+    client.set_cookie(LANG_COOKIE, "en")
     sign_in(client, UserFactory(is_staff=True))
     return client
 
