@@ -36,7 +36,8 @@ def select_locale() -> Locale:
     if not has_request_context():
         return _locale(default)
     choices = supported()
-    for chosen in (request.args.get("lang"), request.cookies.get(LANG_COOKIE)):
+    asked = request.args.get("lang") if request.query_string else None  # no parsing for none
+    for chosen in (asked, request.cookies.get(LANG_COOKIE)):
         if chosen in choices:
             return _locale(chosen)
     header = request.headers.get("Accept-Language", "")

@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import session
+from flask_wtf.csrf import validate_csrf
+from wtforms import ValidationError
 
 from app.blueprints.courses import routes
 from app.security import VISITOR_CSRF_COOKIE, csp_nonce
@@ -79,6 +82,18 @@ def test_a_visitor_has_one_token_across_pages_and_tabs(csrf_app, course):
     response = visitor.post("/cart/add", data=buy_form(first, course))
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/cart")
+
+
+def test_a_visitors_token_is_one_flask_wtf_accepts(csrf_app, course):
+    visitor = csrf_app.test_client()
+    token = token_of(html(visitor.get(f"/courses/{course.id}")))
+    secret = visitor.get_cookie(VISITOR_CSRF_COOKIE).value
+    with csrf_app.test_request_context("/cart/add", method="POST"):
+        session["csrf_token"] = secret
+        validate_csrf(token)  # raises when it is not
+        session["csrf_token"] = "0" * 40
+        with pytest.raises(ValidationError):
+            validate_csrf(token)
 
 
 # --- posting the buy form -------------------------------------------------------------------------
