@@ -40,6 +40,8 @@ def test_staff_make_a_percent_coupon_and_issue_it(app, page, live_server):
     UserFactory(username="reader2")
     problems = watch(page)
     sign_in_as_staff(page, live_server)
+    # Read the staff pages in English, whatever the catalogue translates (the switch's cookie).
+    page.context.add_cookies([{"name": "lang", "value": "en", "url": live_server}])
 
     page.goto(f"{live_server}/admin/coupons/new/")
     page.locator("#name").fill("Eighty percent")

@@ -311,6 +311,7 @@ def test_staff_answers_escape_markup_on_the_students_page(client, headers, stude
 def test_withdraw_on_the_page(client, headers, student, desk):
     order = paid_order(client, headers, CourseFactory())
     sign_in(client, student)
+    client.set_cookie("lang", "en")  # the messages flashed on the POSTs too
     client.post(f"/orders/{order['order_no']}/refund", data={"reason": "Too hard"})
     page = html(client.get(f"/orders/{order['order_no']}?lang=en"))
     assert "You asked for a refund" in page

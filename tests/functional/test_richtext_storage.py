@@ -136,7 +136,7 @@ def test_the_field_renders_the_textarea_the_editor_turns_into_quill(app):
 
 
 def test_the_field_refuses_more_than_a_text_column_holds(app):
-    with app.test_request_context():
+    with app.test_request_context("/?lang=en"):
         form = DetailForm(MultiDict({"what_to_study": "<p>" + "字" * 30_000 + "</p>"}))
         assert not form.validate()
         assert form.what_to_study.errors

@@ -119,6 +119,7 @@ def stored_image(app, name: str) -> tuple[bytes, Image.Image]:
 def staff(app, client):
     user = UserFactory(is_staff=True)
     sign_in(client, user)
+    client.set_cookie("lang", "en")  # the refusals below are read in English
     return user
 
 
@@ -217,6 +218,7 @@ def test_an_image_over_the_byte_limit_is_refused(app_with):
     with app_with(UPLOAD_MAX_BYTES=4096) as app:
         client = app.test_client()
         sign_in(client, UserFactory(is_staff=True))
+        client.set_cookie("lang", "en")
         noisy = encoded(Image.effect_noise((80, 80), 80).convert("RGB"), "PNG")
         assert 4096 < len(noisy) < 4096 + 60_000
         message = refused(post_image(client, noisy), 400, "image_too_large")
