@@ -156,7 +156,10 @@ class CourseView(StaffModelView):
     form_choices = {
         "status": STATUS_CHOICES,
         "level": LEVEL_CHOICES,
-        "course_type": [(CourseType.PAID.value, _l("Paid")), (CourseType.VIP.value, _l("VIP"))],
+        "course_type": [
+            (CourseType.PAID.value, _l("Paid course")),
+            (CourseType.VIP.value, _l("VIP course")),
+        ],
     }
     form_args = {
         **PRODUCT_ARGS,

@@ -240,7 +240,9 @@ class CouponView(StaffModelView):
         },
         "off_percent": {
             "label": _l("Percent paid"),
-            "description": _l("Percent coupons: 80 = pay 80% (20% off)."),
+            "description": _l(
+                "Percent coupons: 80 means the student pays 80 per cent of the price."
+            ),
         },
         "minimum_consume": {
             "label": _l("Minimum spend (¥)"),
