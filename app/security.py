@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from flask import (
     Flask,
     Response,
+    after_this_request,
     current_app,
     has_request_context,
     render_template,
@@ -268,7 +269,6 @@ def origin_of(url: str | None) -> str | None:
 VISITOR_CSRF_COOKIE = "visitor_csrf"
 _VISITOR_SECRET = re.compile(r"[0-9a-f]{40}")  # what secrets.token_hex(20) gives
 _VISITOR_TOKEN_KEY = "luffy.visitor_csrf_token"  # noqa: S105 - an environ key: the token made
-_VISITOR_COOKIE_KEY = "luffy.visitor_csrf_cookie"  # the cookie to set, or "" to delete it
 
 
 def _csrf_field() -> str:
@@ -315,7 +315,8 @@ def page_csrf_token() -> str:
     if token is None:
         secret = _visitor_secret()
         if secret is None:
-            secret = request.environ[_VISITOR_COOKIE_KEY] = secrets.token_hex(20)
+            secret = secrets.token_hex(20)
+            after_this_request(functools.partial(_set_visitor_cookie, secret))
         token = request.environ[_VISITOR_TOKEN_KEY] = _visitor_token(secret)
     return token
 
@@ -339,23 +340,23 @@ def seed_session_csrf() -> None:
         return
     if isinstance(signed, str) and hmac.compare_digest(signed, secret):
         session[_csrf_field()] = secret
-        request.environ[_VISITOR_COOKIE_KEY] = ""
+        after_this_request(_delete_visitor_cookie)
 
 
 def _csrf_headers() -> list[str]:
     return current_app.config.get("WTF_CSRF_HEADERS", ["X-CSRFToken", "X-CSRF-Token"])
 
 
-def set_visitor_csrf_cookie(response: Response) -> Response:
-    secret = request.environ.get(_VISITOR_COOKIE_KEY)
-    if secret is None:
-        return response
+def _set_visitor_cookie(secret: str, response: Response) -> Response:
+    # The cookie's text is made once (by werkzeug), only the secret put in for each answer.
     state: SecurityState = current_app.extensions[EXTENSION]
-    if secret:
-        # The cookie's text is made once (werkzeug's), only the secret put in for each answer.
-        response.headers.add("Set-Cookie", state.visitor_cookie(current_app).replace(_MARK, secret))
-    else:
-        response.delete_cookie(VISITOR_CSRF_COOKIE, **state.visitor_cookie_place(current_app))
+    response.headers.add("Set-Cookie", state.visitor_cookie(current_app).replace(_MARK, secret))
+    return response
+
+
+def _delete_visitor_cookie(response: Response) -> Response:
+    state: SecurityState = current_app.extensions[EXTENSION]
+    response.delete_cookie(VISITOR_CSRF_COOKIE, **state.visitor_cookie_place(current_app))
     return response
 
 
@@ -530,4 +531,3 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     # Before CSRFProtect's own check (registered earlier by csrf.init_app).
     app.before_request_funcs.setdefault(None, []).insert(0, seed_session_csrf)
-    app.after_request(set_visitor_csrf_cookie)
