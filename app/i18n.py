@@ -1,17 +1,23 @@
-"""Language choice (a switch, then the browser's language, then Chinese) and period wording."""
+"""Language choice (a switch, then the browser's language, then Chinese), the templates'
+gettext, and period wording."""
 
 from __future__ import annotations
 
 import functools
 
 from babel import Locale
-from flask import current_app, has_request_context, request
-from flask_babel import get_locale, ngettext
+from babel.support import NullTranslations
+from flask import current_app, g, has_app_context, has_request_context, request
+from flask_babel import get_locale, get_translations, ngettext
 from flask_babel import gettext as _
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 LANG_COOKIE = "lang"
+_TRANSLATIONS = "_luffy_translations"  # on `g`: (the locale, its translations)
 
 
 def supported() -> tuple[str, ...]:
@@ -50,6 +56,49 @@ def current_language() -> str:
     if locale is None:
         return current_app.config["BABEL_DEFAULT_LOCALE"].split("_")[0]
     return locale.language
+
+
+# --- the templates' gettext ---------------------------------------------------------------------
+#
+# A page calls `_()` a few dozen times. Through flask-babel and Jinja's i18n extension each call
+# goes through three context calls and looks the domain, the context and the locale's
+# translations up again; these look the translations up once per app context and locale, and
+# follow `force_locale` (which gives the context another locale while it lasts), so a page
+# rendered in another language inside a request (the homepage's pre-render) is right.
+
+
+def translations() -> NullTranslations:
+    """flask-babel's translations for the locale in force."""
+    if not has_app_context():
+        return get_translations()
+    locale = get_locale()
+    held = g.get(_TRANSLATIONS)
+    if held is None or held[0] is not locale:
+        held = (locale, get_translations())
+        setattr(g, _TRANSLATIONS, held)
+    return held[1]
+
+
+@pass_context
+def template_gettext(context: Context, string: str, /, **variables: object) -> str:
+    """`_()` and `gettext()` in templates, as Jinja's i18n extension has them (new style): the
+    translation, marked safe where the template escapes, formatted with `variables`."""
+    text = translations().ugettext(string)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)  # noqa: S704 - the catalogue is ours, as in Jinja's own
+    return text % variables
+
+
+@pass_context
+def template_ngettext(
+    context: Context, singular: str, plural: str, num: int, /, **variables: object
+) -> str:
+    """`ngettext()` in templates, likewise; `num` is also a variable, as in Jinja's."""
+    variables.setdefault("num", num)
+    text = translations().ungettext(singular, plural, num)
+    if context.eval_ctx.autoescape:
+        text = Markup(text)  # noqa: S704 - the catalogue is ours, as in Jinja's own
+    return text % variables
 
 
 def period_text(days: int) -> str:
