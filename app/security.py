@@ -22,6 +22,7 @@ from flask import (
     Response,
     after_this_request,
     current_app,
+    g,
     has_request_context,
     render_template,
     request,
@@ -267,7 +268,7 @@ def origin_of(url: str | None) -> str | None:
 # a planted session id always was.)
 
 VISITOR_CSRF_COOKIE = "visitor_csrf"
-_VISITOR_SECRET = re.compile(r"[0-9a-f]{40}")  # what secrets.token_hex(20) gives
+_SECRET = re.compile(r"[0-9a-f]{40}")  # secrets.token_hex(20), or Flask-WTF's sha1 hexdigest
 _VISITOR_TOKEN_KEY = "luffy.visitor_csrf_token"  # noqa: S105 - an environ key: the token made
 
 
@@ -277,7 +278,7 @@ def _csrf_field() -> str:
 
 def _visitor_secret() -> str | None:
     value = request.cookies.get(VISITOR_CSRF_COOKIE, "")
-    return value if _VISITOR_SECRET.fullmatch(value) else None
+    return value if _SECRET.fullmatch(value) else None
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -297,27 +298,37 @@ def _signer_for(key: str | bytes) -> TimestampSigner:
 _CSRF_SALT = "wtf-csrf-token"
 
 
-def _visitor_token(secret: str) -> str:
-    """What `URLSafeTimedSerializer(key, salt).dumps(secret)` gives, as Flask-WTF makes its
-    tokens, in a quarter of the time: the payload of a hex string is its JSON text (which
-    zlib never makes shorter, so dumps never compresses it), signed by the serializer's own
-    signer, kept instead of made again for each token."""
+def _signed_token(secret: str) -> str:
+    """The token of a form for `secret` (40 hex digits, as Flask-WTF's and ours are): what
+    `URLSafeTimedSerializer(key, salt).dumps(secret)` gives, as Flask-WTF makes its tokens, in
+    a quarter of the time. The payload of such a string is its JSON text (which zlib never
+    makes shorter, so dumps never compresses it), signed by the serializer's own signer, kept
+    instead of made again for each token."""
     key = current_app.config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
     return _signer_for(key).sign(base64_encode(f'"{secret}"'.encode())).decode()
 
 
 def page_csrf_token() -> str:
-    """A form's CSRF token (`csrf_token()` in templates) that stores nothing for a visitor
-    without a session: signed like Flask-WTF's, from a secret in the visitor's own cookie."""
+    """A form's CSRF token (`csrf_token()` in the catalog's pages): Flask-WTF's for a session
+    that holds something; for a visitor without a session one that stores nothing, signed the
+    same way from a secret in the visitor's own cookie."""
     if session:  # it is stored anyway: Flask-WTF's token, kept in it
-        return generate_csrf()
+        field = _csrf_field()
+        secret = session.get(field)
+        if not isinstance(secret, str) or not _SECRET.fullmatch(secret) or g.get(field):
+            return generate_csrf()
+        # What generate_csrf() would give for the secret the session holds (and keeps, as it
+        # does, for the rest of the request), signed the quicker way.
+        token = _signed_token(secret)
+        setattr(g, field, token)
+        return token
     token = request.environ.get(_VISITOR_TOKEN_KEY)
     if token is None:
         secret = _visitor_secret()
         if secret is None:
             secret = secrets.token_hex(20)
             after_this_request(functools.partial(_set_visitor_cookie, secret))
-        token = request.environ[_VISITOR_TOKEN_KEY] = _visitor_token(secret)
+        token = request.environ[_VISITOR_TOKEN_KEY] = _signed_token(secret)
     return token
 
 

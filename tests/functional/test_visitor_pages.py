@@ -154,9 +154,16 @@ def test_a_session_that_holds_something_never_takes_the_visitors_secret(csrf_app
 def test_a_signed_in_student_gets_the_sessions_token(csrf_app, course):
     student = csrf_app.test_client()
     sign_in(student, UserFactory())
-    response = student.get(f"/courses/{course.id}")
+    response = student.get(f"/courses/{course.id}")  # the session gets its secret
     assert VISITOR_CSRF_COOKIE not in response.headers.get("Set-Cookie", "")
     assert student.post("/cart/add", data=buy_form(html(response), course)).status_code == 302
+    page = html(student.get(f"/courses/{course.id}"))  # a token of the secret it holds
+    assert page.count(token_of(page)) == 2  # the buy form's and the sign-out form's
+    assert student.post("/cart/add", data=buy_form(page, course)).status_code == 302
+    other = csrf_app.test_client()
+    sign_in(other, UserFactory())
+    html(other.get(f"/courses/{course.id}"))
+    assert other.post("/cart/add", data=buy_form(page, course)).status_code == 400
 
 
 # --- whole pages kept ----------------------------------------------------------------------------
