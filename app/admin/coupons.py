@@ -17,6 +17,7 @@ from flask_admin.contrib.sqla.filters import BaseSQLAFilter, BooleanEqualFilter,
 from flask_admin.model.template import EndpointLinkRowAction, LinkRowAction
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import RadioField, TextAreaField
@@ -138,7 +139,9 @@ def _quantity(view: Any, context: Any, model: Coupon, name: str) -> str:
 
 def _use_window(view: Any, context: Any, model: Coupon, name: str) -> str:
     if model.valid_days:
-        return _("%(days)s days after claiming", days=model.valid_days)
+        return ngettext(
+            "%(num)d day after claiming", "%(num)d days after claiming", model.valid_days
+        )
     start = model.valid_from.strftime("%Y-%m-%d %H:%M") if model.valid_from else _("claiming")
     end = model.valid_until.strftime("%Y-%m-%d %H:%M") if model.valid_until else _("for ever")
     return _("%(start)s to %(end)s (UTC)", start=start, end=end)
@@ -351,21 +354,23 @@ def _names(names: list[str]) -> str:
 
 def issue_summary(result: coupons.IssueResult) -> str:
     """What staff read after issuing: how many got it, and who did not, and why."""
-    parts = [_("Issued to %(count)s users.", count=len(result.issued))]
+    issued = len(result.issued)
+    parts = [ngettext("Issued to %(num)d student.", "Issued to %(num)d students.", issued)]
     if result.already_held:
-        parts.append(_("%(count)s already held it.", count=len(result.already_held)))
+        held = len(result.already_held)
+        parts.append(ngettext("%(num)d already held it.", "%(num)d already held it.", held))
     if result.sold_out:
         parts.append(
             _(
-                "Left out, the quantity ran out: %(count)s (%(names)s).",
-                count=len(result.sold_out),
+                "Not issued, none left: %(names)s.",
                 names=_names(result.sold_out),
             )
         )
     if result.unknown:
         parts.append(_("No such user: %(names)s.", names=_names(result.unknown)))
     if result.inactive:
-        parts.append(_("Deactivated, left out: %(names)s.", names=_names(result.inactive)))
+        inactive = _names(result.inactive)
+        parts.append(_("Not issued, account switched off: %(names)s.", names=inactive))
     return " ".join(parts)
 
 

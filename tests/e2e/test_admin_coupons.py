@@ -60,7 +60,7 @@ def test_staff_make_a_percent_coupon_and_issue_it(app, page, live_server):
     page.locator("table.model-list a[href*='/admin/coupons/issue/']").first.click()
     page.locator("#usernames").fill("reader1\nreader2")
     page.locator("form button[type=submit]", has_text="Issue").click()
-    expect(page.locator(".alert")).to_contain_text("Issued to 1 users.")
+    expect(page.locator(".alert")).to_contain_text("Issued to 1 student.")
     expect(page.locator(".alert")).to_contain_text("reader2")
 
     db.session.expire_all()

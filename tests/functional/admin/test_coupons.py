@@ -360,7 +360,7 @@ def test_issue_to_listed_usernames(staff_client):
     UserFactory(username="carol")
     page = html(issue(staff_client, coupon, "alice\nBOB, ghost\n\n alice "))
     assert holders(coupon) == ["alice", "bob"]
-    assert "Issued to 2 users." in page
+    assert "Issued to 2 students." in page
     assert "No such user: ghost." in page
     db.session.expire_all()
     assert db.session.get(Coupon, coupon.id).claimed == 2
@@ -378,7 +378,7 @@ def test_issue_to_every_active_student(staff_client, staff):
     UserFactory(username="helper", is_staff=True)
     page = html(issue(staff_client, coupon))
     assert holders(coupon) == ["dan", "erin", "frank"]
-    assert "Issued to 3 users." in page
+    assert "Issued to 3 students." in page
 
 
 def test_users_who_hold_the_coupon_already_are_skipped(staff_client):
@@ -400,7 +400,7 @@ def test_issuing_respects_the_quantity(staff_client):
         UserFactory(username=name)
     page = html(issue(staff_client, coupon, "kim leo mia ned oli"))
     assert holders(coupon) == ["kim", "leo", "mia"]
-    assert "Left out, the quantity ran out: 2 (ned, oli)." in page
+    assert "Not issued, none left: ned, oli." in page
     db.session.expire_all()
     assert db.session.get(Coupon, coupon.id).claimed == 3
 
@@ -436,7 +436,7 @@ def test_a_deactivated_user_named_is_left_out(staff_client):
     coupon = CouponFactory()
     UserFactory(username="ray", active=False)
     page = html(issue(staff_client, coupon, "ray"))
-    assert "Deactivated, left out: ray." in page
+    assert "Not issued, account switched off: ray." in page
     assert holders(coupon) == []
 
 
