@@ -135,6 +135,7 @@ class TeacherView(StaffModelView):
 
 class CourseView(StaffModelView):
     rich_text_editor = True  # luffy_base.html loads Quill for the detail's rich text
+    edit_template = "admin/courses/edit.html"  # links each chapter to its sections' page
     column_list = ("id", "name", "category", "level", "status", "sort_order", "created_at")
     column_searchable_list = ("name", "slug")
     column_filters = ("status", "level", "category")

@@ -207,3 +207,10 @@ def test_staff_delete_a_course_nobody_bought(staff_client):
     )
     assert response.status_code == 302
     assert the_course(course.slug) is None
+
+
+def test_the_course_page_links_each_chapter_to_its_sections(staff_client):
+    chapter = ChapterFactory(number=1, name="Setup")
+    page = html(staff_client.get(f"/admin/courses/edit/?id={chapter.course_id}"))
+    assert f"/admin/chapters/edit/?id={chapter.id}" in page
+    assert "0 sections" in page
