@@ -113,3 +113,13 @@ def period_text(days: int) -> str:
     if days % 7 == 0:
         return ngettext("%(num)d week", "%(num)d weeks", days // 7)
     return ngettext("%(num)d day", "%(num)d days", days)
+
+
+def say(message: str) -> str:
+    """A service's message (an English msgid marked with `N_` in app/services/errors.py) in the
+    visitor's language: its translation, or the message as it is when the catalogue has none.
+
+    What pages and staff pages show of a `DomainError`: its `message` and its `fields`' messages.
+    The API answers with the English as it is and never calls this. No values are filled in, so
+    a message may hold a bare `%` (`80 = pay 80%`)."""
+    return _(message) if message else message

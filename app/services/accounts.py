@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import User
 from app.models.types import utcnow
-from app.services.errors import Conflict, InvalidInput, Unauthorized
+from app.services.errors import N_, Conflict, InvalidInput, Unauthorized
 
 USERNAME_MIN, USERNAME_MAX = 3, 32
 USERNAME_RE = re.compile(rf"[A-Za-z0-9_-]{{{USERNAME_MIN},{USERNAME_MAX}}}")
@@ -23,22 +23,28 @@ EMAIL_MAX = 254
 
 hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
-BAD_CREDENTIALS = "Wrong username or password."
-USERNAME_TAKEN = "That username is taken."
-WRONG_PASSWORD = "The current password is wrong."  # noqa: S105  (a message)
+BAD_CREDENTIALS = N_("Wrong username or password.")
+USERNAME_TAKEN = N_("That username is taken.")
+WRONG_PASSWORD = N_("The current password is wrong.")
+# The limits above, spelt out: a msgid is a fixed text (tests/unit/test_service_messages.py
+# checks that each states the limit the code holds).
+USERNAME_RULE = N_("3–32 characters: letters, digits, _ and -.")
+PASSWORD_LENGTH = N_("8–128 characters.")
+PASSWORD_IS_USERNAME = N_("The password must not be the username.")
+EMAIL_TOO_LONG = N_("At most 254 characters.")
 
 
 def username_problem(username: object) -> str | None:
     if not isinstance(username, str) or not USERNAME_RE.fullmatch(username):
-        return "3–32 characters: letters, digits, _ and -."
+        return USERNAME_RULE
     return None
 
 
 def password_problem(password: object, username: object = None) -> str | None:
     if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        return f"{PASSWORD_MIN}–{PASSWORD_MAX} characters."
+        return PASSWORD_LENGTH
     if isinstance(username, str) and password.lower() == username.lower():
-        return "The password must not be the username."
+        return PASSWORD_IS_USERNAME
     return None
 
 
@@ -94,7 +100,7 @@ def create_user(username: str, password: str, *, email: str = "", is_staff: bool
     if problem := password_problem(password, username):
         fields["password"] = problem
     if not isinstance(email, str) or len(email) > EMAIL_MAX:
-        fields["email"] = "At most 254 characters."
+        fields["email"] = EMAIL_TOO_LONG
     if fields:
         raise InvalidInput(fields=fields)
     if find_user(username) is not None:
@@ -158,6 +164,6 @@ def change_email(user: User, current_password: str, email: str) -> None:
     if not isinstance(current_password, str) or not verify_password(user, current_password):
         raise InvalidInput(fields={"current_password": WRONG_PASSWORD})
     if not isinstance(email, str) or len(email) > EMAIL_MAX:
-        raise InvalidInput(fields={"email": "At most 254 characters."})
+        raise InvalidInput(fields={"email": EMAIL_TOO_LONG})
     user.email = email
     db.session.flush()

@@ -21,7 +21,7 @@ import redis
 from flask import current_app
 
 from app.models.types import utcnow
-from app.services.errors import CaptchaInvalid, InvalidInput, Unavailable
+from app.services.errors import N_, CaptchaInvalid, InvalidInput, Unavailable
 
 ACTIONS = ("login", "register")
 PAYLOAD_MAX_LENGTH = 4096
@@ -59,7 +59,7 @@ def verify(action: str, payload: object) -> None:
     if not current_app.config["CAPTCHA_ENABLED"]:
         return
     if not isinstance(payload, str) or not payload.strip():
-        raise CaptchaInvalid("Please complete the bot check.")
+        raise CaptchaInvalid(N_("Please complete the bot check."))
     if action not in ACTIONS or len(payload) > PAYLOAD_MAX_LENGTH:
         raise CaptchaInvalid()
     try:
@@ -77,7 +77,7 @@ def verify(action: str, payload: object) -> None:
         raise CaptchaInvalid() from None
     seconds_left = expires_at - utcnow().timestamp()
     if result.expired or seconds_left <= 0:
-        raise CaptchaInvalid("The bot check has expired; please solve it again.")
+        raise CaptchaInvalid(N_("The bot check has expired; please solve it again."))
     if not result.verified:
         raise CaptchaInvalid()
     _use_once(solved.challenge.signature, math.ceil(seconds_left))
@@ -92,4 +92,4 @@ def _use_once(signature: str, seconds_left: int) -> None:
     except redis.RedisError as exc:
         raise Unavailable() from exc  # without Redis a replay could not be told apart
     if not first:
-        raise CaptchaInvalid("This bot check was already used; please solve it again.")
+        raise CaptchaInvalid(N_("This bot check was already used; please solve it again."))

@@ -18,7 +18,7 @@ from flask import current_app
 
 from app.models import Order
 from app.services.catalog import policy_dict
-from app.services.errors import Conflict, InvalidInput, NotFound
+from app.services.errors import N_, Conflict, InvalidInput, NotFound
 from app.services.offers import (
     ITEM_TYPES,
     MAX_LINES,
@@ -28,6 +28,8 @@ from app.services.offers import (
     forever_owned,
     load_products,
 )
+
+CART_FULL = N_("A cart holds at most 50 items.")  # MAX_LINES, spelt out: a msgid is fixed text
 
 log = logging.getLogger(__name__)
 
@@ -135,22 +137,22 @@ def add_line(store: CartStore, user_id: int | None, ref: LineRef) -> dict[str, A
     """Add an item (or, when it is there already, change its policy)."""
     offer = _checked(user_id, ref)
     if not store.put(ref.key, offer.policy.id, new_allowed=True):
-        raise Conflict(f"A cart holds at most {MAX_LINES} items.", slug="cart_full")
+        raise Conflict(CART_FULL, slug="cart_full")
     return line_dict(offer)
 
 
 def change_policy(store: CartStore, user_id: int | None, ref: LineRef) -> dict[str, Any]:
     if ref.key not in store.lines():
-        raise NotFound("That item is not in your cart.")
+        raise NotFound(N_("That item is not in your cart."))
     offer = _checked(user_id, ref)
     if not store.put(ref.key, offer.policy.id, new_allowed=False):
-        raise NotFound("That item is not in your cart.")
+        raise NotFound(N_("That item is not in your cart."))
     return line_dict(offer)
 
 
 def remove_line(store: CartStore, item_type: str, item_id: int) -> None:
     if not store.remove(f"{item_type}:{item_id}"):
-        raise NotFound("That item is not in your cart.")
+        raise NotFound(N_("That item is not in your cart."))
 
 
 def cart_contents(store: CartStore, user_id: int | None) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from app.models import (
     ProductStatus,
 )
 from app.services.catalog_cache import Entry, cached_entry
-from app.services.errors import NotFound
+from app.services.errors import N_, NotFound
 
 SORTS = ("default", "newest", "price_asc", "price_desc", "popular")
 LEVELS = ("beginner", "intermediate", "advanced")
@@ -279,7 +279,7 @@ def _course(course_id: int) -> Entry:
 
     found = cached_entry("course", (current_language(), course_id), build)
     if found.value is None:
-        raise NotFound("No such course.")
+        raise NotFound(N_("No such course."))
     return found
 
 
@@ -354,7 +354,7 @@ def _degree_course(degree_id: int) -> Entry:
 
     found = cached_entry("degree", (current_language(), degree_id), build)
     if found.value is None:
-        raise NotFound("No such degree course.")
+        raise NotFound(N_("No such degree course."))
     return found
 
 

@@ -23,7 +23,7 @@ from app.extensions import db
 from app.models import Coupon, CouponKind, CouponRecord, RecordStatus, User
 from app.models.types import utcnow
 from app.services.catalog import money
-from app.services.errors import Conflict, NotFound
+from app.services.errors import N_, Conflict, NotFound
 
 STATUSES = tuple(s.value for s in RecordStatus)
 # No 0/O, 1/I/L: a code may be read out or typed in.
@@ -188,11 +188,11 @@ def holds(user: User, coupon: Coupon) -> bool:
 
 
 def _sold_out() -> Conflict:
-    return Conflict("Sorry, this coupon is all gone.", slug="coupon_sold_out")
+    return Conflict(N_("Sorry, this coupon is all gone."), slug="coupon_sold_out")
 
 
 def _already_claimed() -> Conflict:
-    return Conflict("You already hold this coupon.", slug="already_claimed")
+    return Conflict(N_("You already hold this coupon."), slug="already_claimed")
 
 
 def _take_one(coupon: Coupon, rule: ColumnElement[bool]) -> bool:
@@ -254,7 +254,7 @@ def _hand_out(
             raise _already_claimed() from None
         return record
     _give_back(coupon)
-    raise Conflict("Please try again.", slug="coupon_unavailable")
+    raise Conflict(N_("Please try again."), slug="coupon_unavailable")
 
 
 def use_window_over(coupon: Coupon, now: datetime) -> bool:
@@ -268,9 +268,9 @@ def claim_coupon(user: User, coupon_id: int, now: datetime | None = None) -> Cou
     now = now or utcnow()
     coupon = db.session.get(Coupon, coupon_id)
     if coupon is None or not coupon.active:
-        raise NotFound("No such coupon.")
+        raise NotFound(N_("No such coupon."))
     if not coupon.claim_start <= now < coupon.claim_end or use_window_over(coupon, now):
-        raise Conflict("This coupon cannot be claimed now.", slug="coupon_unavailable")
+        raise Conflict(N_("This coupon cannot be claimed now."), slug="coupon_unavailable")
     if holds(user, coupon):  # the common case, refused before taking one from the count
         raise _already_claimed()
     record = _hand_out(coupon, user.id, now, _claimable(now))
@@ -281,8 +281,8 @@ def claim_coupon(user: User, coupon_id: int, now: datetime | None = None) -> Cou
 # --- issuing by staff ---------------------------------------------------------------------------
 
 ISSUE_CHUNK = 500  # usernames looked up per query
-SWITCHED_OFF = "The coupon is switched off."
-USE_WINDOW_OVER = "The coupon's use window is over."
+SWITCHED_OFF = N_("The coupon is switched off.")
+USE_WINDOW_OVER = N_("The coupon's use window is over.")
 
 
 @dataclass
@@ -344,7 +344,7 @@ def issue_coupon(
     now = now or utcnow()
     coupon = db.session.get(Coupon, coupon_id)
     if coupon is None:
-        raise NotFound("No such coupon.")
+        raise NotFound(N_("No such coupon."))
     if not coupon.active:
         raise Conflict(SWITCHED_OFF, slug="coupon_unavailable")
     if use_window_over(coupon, now):
@@ -387,24 +387,24 @@ VALUE_MAX = Decimal("99999999.99")  # NUMERIC(10,2)
 QUANTITY_MAX = 1_000_000_000
 VALID_DAYS_MAX = 3650
 
-KIND_UNKNOWN = "Choose one of the three kinds."
-REQUIRED = "Required."
-NOT_A_NUMBER = "Not a number."
-MORE_THAN_ZERO = "Must be more than 0."
-NOT_NEGATIVE = "Must be 0 or more."
-TOO_LARGE = "Too large."
-VALUE_MISSING = "A money-off or threshold coupon needs an amount off."
-VALUE_NOT_FOR_PERCENT = "A percent coupon has no amount off; leave it empty."
-PERCENT_MISSING = "A percent coupon needs the percent paid (80 = pay 80%)."
-PERCENT_RANGE = "Must be from 1 to 100 (80 = pay 80%)."
-PERCENT_NOT_FOR_MONEY = "Only a percent coupon has a percent; leave it empty."
-THRESHOLD_MISSING = "A threshold coupon needs a minimum spend above 0."
-NO_THRESHOLD_FOR_MONEY_OFF = "A money-off coupon has no minimum spend; leave it at 0."
-END_BEFORE_START = "Must be after the start."
-ENDS_BEFORE_CLAIMING = "The use window ends before claiming starts."
-WINDOW_AND_DAYS = "Either fixed use dates or a number of days after claiming, not both."
-VALID_DAYS_RANGE = f"Must be from 1 to {VALID_DAYS_MAX}."
-BELOW_CLAIMED = "Less than the number already claimed."
+KIND_UNKNOWN = N_("Choose one of the three kinds.")
+REQUIRED = N_("Required.")
+NOT_A_NUMBER = N_("Not a number.")
+MORE_THAN_ZERO = N_("Must be more than 0.")
+NOT_NEGATIVE = N_("Must be 0 or more.")
+TOO_LARGE = N_("Too large.")
+VALUE_MISSING = N_("A money-off or threshold coupon needs an amount off.")
+VALUE_NOT_FOR_PERCENT = N_("A percent coupon has no amount off; leave it empty.")
+PERCENT_MISSING = N_("A percent coupon needs the percent paid (80 = pay 80%).")
+PERCENT_RANGE = N_("Must be from 1 to 100 (80 = pay 80%).")
+PERCENT_NOT_FOR_MONEY = N_("Only a percent coupon has a percent; leave it empty.")
+THRESHOLD_MISSING = N_("A threshold coupon needs a minimum spend above 0.")
+NO_THRESHOLD_FOR_MONEY_OFF = N_("A money-off coupon has no minimum spend; leave it at 0.")
+END_BEFORE_START = N_("Must be after the start.")
+ENDS_BEFORE_CLAIMING = N_("The use window ends before claiming starts.")
+WINDOW_AND_DAYS = N_("Either fixed use dates or a number of days after claiming, not both.")
+VALID_DAYS_RANGE = N_("Must be from 1 to 3650.")  # VALID_DAYS_MAX, spelt out (a fixed msgid)
+BELOW_CLAIMED = N_("Less than the number already claimed.")
 
 MESSAGES = (
     KIND_UNKNOWN,

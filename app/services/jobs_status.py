@@ -18,7 +18,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from app.services.errors import NotFound
+from app.services.errors import N_, NotFound
 
 FAILED_JOBS_SHOWN = 100
 
@@ -109,7 +109,7 @@ def _registry_holding(job_id: str) -> FailedJobRegistry:
             registry = q.failed_job_registry
             if job_id in registry:
                 return registry
-    raise NotFound("No such failed job.")
+    raise NotFound(N_("No such failed job."))
 
 
 def requeue_failed(job_id: str) -> None:
@@ -119,9 +119,9 @@ def requeue_failed(job_id: str) -> None:
         registry.requeue(job_id)
     except NoSuchJobError as exc:  # its data expired: the registry entry goes too
         registry.remove(job_id)
-        raise NotFound("No such failed job.") from exc
+        raise NotFound(N_("No such failed job.")) from exc
     except InvalidJobOperation as exc:  # requeued or deleted by someone else meanwhile
-        raise NotFound("No such failed job.") from exc
+        raise NotFound(N_("No such failed job.")) from exc
 
 
 def delete_failed(job_id: str) -> None:

@@ -21,9 +21,10 @@ from app.models import (
     PricePolicy,
     Product,
 )
-from app.services.errors import Conflict, InvalidInput, NotFound
+from app.services.errors import N_, Conflict, InvalidInput, NotFound
 
 MAX_LINES = 50
+TOO_MANY_LINES = N_("At most 50 items.")  # MAX_LINES, spelt out: a msgid is fixed text
 ITEM_TYPES = tuple(t.value for t in ItemType)
 
 
@@ -87,32 +88,34 @@ def forever_owned(user_id: int | None, product_ids: Iterable[int]) -> set[int]:
 def check_offer(product: Product | None, ref: LineRef, owned_forever: set[int]) -> Offer:
     """Refuse a line with the slug the contract names for its problem."""
     if product is None or product.item_type != ref.item_type or not product.is_visible:
-        raise NotFound("No such course.")
+        raise NotFound(N_("No such course."))
     policy = next((p for p in product.price_policies if p.id == ref.price_policy_id), None)
     if policy is None:
         raise InvalidInput(
-            "That price policy does not belong to this item.",
+            N_("That price policy does not belong to this item."),
             slug="invalid_price_policy",
-            fields={"price_policy_id": "Not a price policy of this item."},
+            fields={"price_policy_id": N_("Not a price policy of this item.")},
         )
     if not policy.active:
         raise Conflict(
-            "That price policy is no longer sold; please choose another.",
+            N_("That price policy is no longer sold; please choose another."),
             slug="price_policy_changed",
         )
     if product.id in owned_forever:
-        raise Conflict("You already own this for ever.", slug="already_enrolled")
+        raise Conflict(N_("You already own this for ever."), slug="already_enrolled")
     return Offer(product=product, policy=policy)
 
 
 def check_offers(user_id: int | None, refs: Sequence[LineRef]) -> list[Offer]:
     """Check every line; the same item twice is a 400 (one line per item)."""
     if not refs:
-        raise InvalidInput("Choose at least one item.", fields={"items": "Empty."})
+        raise InvalidInput(N_("Choose at least one item."), fields={"items": N_("Empty.")})
     if len(refs) > MAX_LINES:
-        raise InvalidInput(fields={"items": f"At most {MAX_LINES} items."})
+        raise InvalidInput(fields={"items": TOO_MANY_LINES})
     if len({ref.key for ref in refs}) != len(refs):
-        raise InvalidInput("Each item may appear once.", fields={"items": "An item is repeated."})
+        raise InvalidInput(
+            N_("Each item may appear once."), fields={"items": N_("An item is repeated.")}
+        )
     products = load_products(ref.item_id for ref in refs)
     owned = forever_owned(user_id, products)
     return [check_offer(products.get(ref.item_id), ref, owned) for ref in refs]

@@ -23,7 +23,7 @@ from app.models import CouponRecord, Order, OrderLine, OrderStatus, RecordStatus
 from app.services import pricing
 from app.services.catalog import money
 from app.services.enrollment import extend_enrollment
-from app.services.errors import Conflict, InvalidInput, NotFound
+from app.services.errors import N_, Conflict, InvalidInput, NotFound
 from app.services.offers import LineRef, Offer, check_offers, load_products
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -59,7 +59,7 @@ def terms_of(record: CouponRecord) -> pricing.CouponTerms:
     )
 
 
-def _unavailable(message: str = "That coupon cannot be used here.") -> Conflict:
+def _unavailable(message: str = N_("That coupon cannot be used here.")) -> Conflict:
     return Conflict(message, slug="coupon_unavailable")
 
 
@@ -81,7 +81,8 @@ def price_order(
         wanted.append(global_record_id)
     if len(set(wanted)) != len(wanted):
         raise InvalidInput(
-            "A coupon may be used once per order.", fields={"coupon_record_id": "Repeated."}
+            N_("A coupon may be used once per order."),
+            fields={"coupon_record_id": N_("Repeated.")},
         )
     records = {
         r.id: r
@@ -92,7 +93,7 @@ def price_order(
         )
     }
     if len(records) != len(wanted):
-        raise NotFound("No such coupon.")
+        raise NotFound(N_("No such coupon."))
 
     line_records: list[CouponRecord | None] = []
     for line, offer in zip(lines, offers, strict=True):
@@ -116,7 +117,7 @@ def price_order(
             terms_of(global_record) if global_record else None,
         )
     except pricing.CouponNotApplicable:
-        raise _unavailable("The order does not reach that coupon's threshold.") from None
+        raise _unavailable(N_("The order does not reach that coupon's threshold.")) from None
     return PricedOrder(offers, line_records, global_record, quote)
 
 
@@ -147,7 +148,7 @@ def place_order(
     quote = priced.quote
     if quote.amount != expected_amount:
         raise Conflict(
-            "The amount has changed; please check the new amount.",
+            N_("The amount has changed; please check the new amount."),
             slug="amount_mismatch",
             data={"amount": money(quote.amount)},
         )
@@ -216,7 +217,7 @@ def reserve_coupons(order: Order, records: Sequence[CouponRecord]) -> None:
             .execution_options(synchronize_session=False)
         ).rowcount
         if reserved != 1:
-            raise _unavailable("That coupon was just used by another order.")
+            raise _unavailable(N_("That coupon was just used by another order."))
 
 
 def _move_status(order_id: int, source: str, target: str, **values: Any) -> bool:
@@ -294,14 +295,14 @@ def get_order(user_id: int, order_no: str, now: datetime) -> Order:
         .options(selectinload(Order.lines))
     )
     if order is None:
-        raise NotFound("No such order.")
+        raise NotFound(N_("No such order."))
     return expire_if_overdue(order, now)
 
 
 def cancel_order(user_id: int, order_no: str, now: datetime) -> Order:
     order = get_order(user_id, order_no, now)
     if not close_order(order, OrderStatus.CANCELLED, now):
-        raise Conflict("Only a pending order can be cancelled.", slug="order_not_pending")
+        raise Conflict(N_("Only a pending order can be cancelled."), slug="order_not_pending")
     return order
 
 
@@ -330,7 +331,7 @@ def request_refund(user_id: int, order_no: str, reason: str, now: datetime) -> O
         refund_error=None,
     ):
         raise Conflict(
-            "Only a paid order inside the refund window can be refunded.",
+            N_("Only a paid order inside the refund window can be refunded."),
             slug="refund_not_allowed",
         )
     db.session.refresh(order)

@@ -63,7 +63,7 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.models import Order, OrderStatus, PaymentEvent
 from app.services.enrollment import shorten_enrollment
-from app.services.errors import Conflict, DomainError, InvalidInput, NotFound
+from app.services.errors import N_, Conflict, DomainError, InvalidInput, NotFound
 from app.services.orders import _move_status, get_order
 from app.services.payments import RefundResult, gateway_for, parse_amount
 from app.services.payments.notifications import PAID_STATUSES, SETTLED
@@ -71,6 +71,7 @@ from app.services.payments.notifications import PAID_STATUSES, SETTLED
 log = logging.getLogger(__name__)
 
 REJECTION_MAX = 500
+REASON_LENGTH = N_("1 to 500 characters.")  # REJECTION_MAX, spelt out: a msgid is fixed text
 ERROR_MAX = 1000
 # Outcomes of a verified notification whose money the order could not use (notifications.py).
 STRAY_OUTCOMES = ("needs_refund", "amount_mismatch")
@@ -81,10 +82,20 @@ class RefundFailed(DomainError):
     order is as it was, with the gateway's words in `refund_error`."""
 
     code, status, default_slug = 1030, 502, "refund_failed"
-    default_message = "The payment gateway did not make the refund."
+    default_message = N_("The payment gateway did not make the refund.")
 
 
-def not_allowed(message: str = "The order is not in a state that allows this.") -> Conflict:
+# What staff read when the gateway did not refund; its own words are kept on the order
+# (`refund_error`, shown with the request) and in the error's data (`gateway_answer`).
+NOT_REFUNDED = N_(
+    "The payment gateway did not make the refund; its answer is shown with the request."
+)
+PAYMENT_NOT_GIVEN_BACK = N_(
+    "The payment gateway did not give a payment back; its answer is shown with the order."
+)
+
+
+def not_allowed(message: str = N_("The order is not in a state that allows this.")) -> Conflict:
     return Conflict(message, slug="refund_not_allowed")
 
 
@@ -113,7 +124,7 @@ def _order_by_no(order_no: str, *, with_lines: bool = False) -> Order:
         query = query.options(selectinload(Order.lines))
     order = db.session.scalar(query)
     if order is None:
-        raise NotFound("No such order.")
+        raise NotFound(N_("No such order."))
     return order
 
 
@@ -151,7 +162,7 @@ def approve_refund(order_no: str, staff_user_id: int, now: datetime) -> Order:
     `refund_error` set, already committed)."""
     order = _order_by_no(order_no, with_lines=True)
     if order.status != OrderStatus.REFUND_REQUESTED:
-        raise not_allowed("Only an order whose refund was requested can be refunded.")
+        raise not_allowed(N_("Only an order whose refund was requested can be refunded."))
     amount = order.actual_amount
     gateway = gateway_for(current_app, order.payment_method) if amount > 0 else None
     request_no = request_no_for(order.order_no) if gateway is not None else None
@@ -165,13 +176,16 @@ def approve_refund(order_no: str, staff_user_id: int, now: datetime) -> Order:
         refund_request_no=request_no,
         refund_error=None,
     ):
-        raise not_allowed("The refund was just handled by someone else.")
+        raise not_allowed(N_("The refund was just handled by someone else."))
     if gateway is not None:
         result = gateway.refund(order.order_no, amount, order.refund_reason or "", request_no)
         if not result.ok:
             message = describe(result)
             _record_failure(order.id, message, Order.status == OrderStatus.REFUND_REQUESTED)
-            raise RefundFailed(f"The gateway did not refund order {order_no}: {message}")
+            raise RefundFailed(
+                NOT_REFUNDED,
+                data={"order_no": order_no, "gateway_answer": message},
+            )
         if result.fund_change is False:
             log.info("refund %s of %s had been made already", request_no, order_no)
     for line in order.lines:
@@ -188,8 +202,8 @@ def reject_refund(order_no: str, staff_user_id: int, reason: str, now: datetime)
     reason = (reason or "").strip()
     if not reason or len(reason) > REJECTION_MAX:
         raise InvalidInput(
-            "Please say why the refund is refused, in at most 500 characters.",
-            fields={"reason": f"1 to {REJECTION_MAX} characters."},
+            N_("Please say why the refund is refused, in at most 500 characters."),
+            fields={"reason": REASON_LENGTH},
         )
     order = _order_by_no(order_no)
     if not _move_status(
@@ -201,7 +215,7 @@ def reject_refund(order_no: str, staff_user_id: int, reason: str, now: datetime)
         refund_handled_by_id=staff_user_id,
         refund_error=None,
     ):
-        raise not_allowed("Only an order whose refund was requested can be refused a refund.")
+        raise not_allowed(N_("Only an order whose refund was requested can be refused a refund."))
     db.session.refresh(order)
     return order
 
@@ -214,7 +228,7 @@ def withdraw_refund(user_id: int, order_no: str, now: datetime) -> Order:
     if not _move_status(
         order.id, OrderStatus.REFUND_REQUESTED, OrderStatus.PAID, refund_error=None
     ):
-        raise not_allowed("Only a refund request that is still open can be withdrawn.")
+        raise not_allowed(N_("Only a refund request that is still open can be withdrawn."))
     db.session.refresh(order)
     return order
 
@@ -355,7 +369,7 @@ def refund_flagged_payment(order_no: str, staff_user_id: int, now: datetime) -> 
     `refund_error` is set and committed; trades refunded before the failure stay recorded)."""
     order = _order_by_no(order_no)
     if not order.needs_refund:
-        raise not_allowed("This order has no payment waiting to be refunded.")
+        raise not_allowed(N_("This order has no payment waiting to be refunded."))
     claimed = db.session.execute(
         update(Order)
         .where(Order.id == order.id, Order.needs_refund.is_(True))
@@ -363,7 +377,7 @@ def refund_flagged_payment(order_no: str, staff_user_id: int, now: datetime) -> 
         .execution_options(synchronize_session=False)
     ).rowcount
     if claimed != 1:
-        raise not_allowed("The payment was just handled by someone else.")
+        raise not_allowed(N_("The payment was just handled by someone else."))
     # Read after the claim: what another approval refunded before we got the row is seen.
     due = [payment for payment in stray_payments(order) if payment.refundable]
     gateways = {name: gateway_for(current_app, name) for name in {p.gateway for p in due}}
@@ -386,8 +400,12 @@ def refund_flagged_payment(order_no: str, staff_user_id: int, now: datetime) -> 
                 also=partial(_mark_all_refunded, order.id, list(done), staff_user_id, now),
             )
             raise RefundFailed(
-                f"The gateway did not refund payment {payment.trade_no} of order "
-                f"{order_no}: {message}"
+                PAYMENT_NOT_GIVEN_BACK,
+                data={
+                    "order_no": order_no,
+                    "trade_no": payment.trade_no,
+                    "gateway_answer": message,
+                },
             )
         _mark_refunded(order.id, payment.trade_no, request_no, staff_user_id, now)
         done.append((payment.trade_no, request_no))

@@ -9,7 +9,7 @@ from typing import TypeVar
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
-from app.services.errors import Conflict, DomainError
+from app.services.errors import N_, Conflict, DomainError
 
 log = logging.getLogger(__name__)
 
@@ -52,4 +52,4 @@ def retry_on_deadlock(
 
 
 def _busy() -> Conflict:
-    return Conflict("Many people are doing the same thing right now; please try again.")
+    return Conflict(N_("Many people are doing the same thing right now; please try again."))

@@ -18,7 +18,7 @@ from app.models import Coupon, CouponRecord, RecordStatus
 from app.services.cart import RedisCart, parse_key
 from app.services.catalog import money
 from app.services.coupons import record_dict
-from app.services.errors import InvalidInput, NotFound
+from app.services.errors import N_, InvalidInput, NotFound
 from app.services.offers import LineRef, check_offers
 from app.services.orders import OrderLineIn, price_order, terms_of
 
@@ -36,7 +36,9 @@ def cart_lines(user_id: int) -> list[LineRef]:
         if (parsed := parse_key(key)) is not None:
             refs.append(LineRef(parsed[0], parsed[1], policy_id))
     if not refs:
-        raise InvalidInput("Your cart is empty.", fields={"from_cart": "The cart is empty."})
+        raise InvalidInput(
+            N_("Your cart is empty."), fields={"from_cart": N_("The cart is empty.")}
+        )
     return refs
 
 
@@ -99,7 +101,7 @@ def start_settlement(user_id: int, refs: Sequence[LineRef], now: datetime) -> di
 def current_settlement(user_id: int) -> dict[str, Any]:
     stored = current_app.extensions["redis_store"].client.get(_key(user_id))
     if stored is None:
-        raise NotFound("There is no settlement in progress (it lasts 30 minutes).")
+        raise NotFound(N_("There is no settlement in progress (it lasts 30 minutes)."))
     return json.loads(stored)
 
 

@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models import ApiToken, User
 from app.models.types import utcnow
 from app.services import accounts
-from app.services.errors import Unauthorized, Unavailable
+from app.services.errors import N_, Unauthorized, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _seconds_left(expires_at: datetime, now: datetime) -> int:
 
 
 def _refused() -> Unauthorized:
-    return Unauthorized("The token is unknown, expired or revoked.", slug="unauthorized")
+    return Unauthorized(N_("The token is unknown, expired or revoked."), slug="unauthorized")
 
 
 # --- issuing ------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from typing import IO, Protocol
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from app.services.errors import InvalidInput
+from app.services.errors import N_, InvalidInput
 
 # Pillow's format name -> the stored file's extension and the type it is served with.
 FORMATS = {
@@ -57,7 +57,7 @@ def _refuse(message: str, slug: str = "invalid_image") -> InvalidInput:
 
 
 def _not_an_image() -> InvalidInput:
-    return _refuse("The file is not a JPEG, PNG or WebP image.")
+    return _refuse(N_("The file is not a JPEG, PNG or WebP image."))
 
 
 def is_stored_name(name: str) -> bool:
@@ -71,10 +71,10 @@ def upload_folder() -> Path:
 def read_bounded(upload: Upload | None, max_bytes: int) -> bytes:
     """The upload's bytes; refused when missing, empty or larger than `max_bytes`."""
     if upload is None or getattr(upload, "stream", None) is None:
-        raise _refuse("Choose an image to upload.", "no_image")
+        raise _refuse(N_("Choose an image to upload."), "no_image")
     data = upload.stream.read(max_bytes + 1)
     if not data:
-        raise _refuse("The file is empty.", "no_image")
+        raise _refuse(N_("The file is empty."), "no_image")
     if len(data) > max_bytes:
         raise _refuse(
             f"The image is larger than {max_bytes / (1024 * 1024):g} MB.", "image_too_large"
@@ -143,9 +143,9 @@ def reencode(image: Image.Image) -> tuple[bytes, str]:
     try:
         clean.save(out, format=fmt, **options)
     except (OSError, ValueError) as exc:
-        raise _refuse("The image could not be stored; try saving it again as PNG or JPEG.") from (
-            exc
-        )
+        raise _refuse(
+            N_("The image could not be stored; try saving it again as PNG or JPEG.")
+        ) from exc
     return out.getvalue(), fmt
 
 

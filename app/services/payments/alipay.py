@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from app.services.errors import InvalidInput
+from app.services.errors import N_, InvalidInput
 from app.services.payments import keys
 from app.services.payments.gateway import CENT, Gateway, RefundResult, Transport, parse_amount
 from app.services.payments.signing import (
@@ -363,7 +363,7 @@ def check_method(app: Flask, method: str) -> None:
     offered = available_methods(app)
     if method not in offered:
         raise InvalidInput(
-            "This payment method is not available.",
+            N_("This payment method is not available."),
             slug="payment_method_unavailable",
             fields={"payment_method": f"one of: {', '.join(offered) or 'none'}"},
         )
