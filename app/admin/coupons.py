@@ -26,6 +26,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from app.admin import admin_endpoint
 from app.admin.base import ReadOnlyModelView, StaffForm, StaffModelView
 from app.extensions import db
+from app.i18n import say
 from app.models import Coupon, CouponKind, CouponRecord, RecordStatus
 from app.models.types import utcnow
 from app.services import coupons
@@ -46,31 +47,6 @@ STATUS_LABELS = {
     RecordStatus.EXPIRED.value: _l("Expired"),
 }
 
-# What the domain says, as staff read it (the domain's English is the msgid).
-PROBLEM_TEXT = {
-    coupons.KIND_UNKNOWN: _l("Choose one of the three kinds."),
-    coupons.REQUIRED: _l("Required."),
-    coupons.NOT_A_NUMBER: _l("Not a number."),
-    coupons.MORE_THAN_ZERO: _l("Must be more than 0."),
-    coupons.NOT_NEGATIVE: _l("Must be 0 or more."),
-    coupons.TOO_LARGE: _l("Too large."),
-    coupons.VALUE_MISSING: _l("A money-off or threshold coupon needs an amount off."),
-    coupons.VALUE_NOT_FOR_PERCENT: _l("A percent coupon has no amount off; leave it empty."),
-    coupons.PERCENT_MISSING: _l("A percent coupon needs the percent paid (80 = pay 80%)."),
-    coupons.PERCENT_RANGE: _l("Must be from 1 to 100 (80 = pay 80%)."),
-    coupons.PERCENT_NOT_FOR_MONEY: _l("Only a percent coupon has a percent; leave it empty."),
-    coupons.THRESHOLD_MISSING: _l("A threshold coupon needs a minimum spend above 0."),
-    coupons.NO_THRESHOLD_FOR_MONEY_OFF: _l(
-        "A money-off coupon has no minimum spend; leave it at 0."
-    ),
-    coupons.END_BEFORE_START: _l("Must be after the start."),
-    coupons.ENDS_BEFORE_CLAIMING: _l("The use window ends before claiming starts."),
-    coupons.WINDOW_AND_DAYS: _l(
-        "Either fixed use dates or a number of days after claiming, not both."
-    ),
-    coupons.VALID_DAYS_RANGE: _l("Must be from 1 to %(most)s.", most=coupons.VALID_DAYS_MAX),
-    coupons.BELOW_CLAIMED: _l("Less than the number already claimed."),
-}
 RULED_FIELDS = (
     "kind",
     "value",
@@ -92,10 +68,6 @@ def _zero_when_empty(value: Any) -> Any:
     return coupons.ZERO if value is None else value
 
 
-def _say(message: str) -> str:
-    return str(PROBLEM_TEXT.get(message, message))
-
-
 class CouponForm(StaffForm):
     """The coupon's form: after each field's own checks, the domain's rules for the whole
     coupon, each problem shown next to its field (a field already refused keeps its message)."""
@@ -109,7 +81,7 @@ class CouponForm(StaffForm):
         problems = coupons.coupon_problems(**values, claimed=claimed)
         for name, message in problems.items():
             if not self[name].errors:
-                self[name].errors = [_say(message)]
+                self[name].errors = [say(message)]
         return valid and not problems
 
 

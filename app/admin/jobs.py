@@ -13,6 +13,7 @@ from flask_wtf import FlaskForm
 from redis.exceptions import RedisError
 
 from app.admin.base import StaffView
+from app.i18n import say
 from app.services import jobs_status
 from app.services.errors import DomainError
 
@@ -53,7 +54,7 @@ class JobsView(StaffView):
             try:
                 change(job_id)
             except DomainError as exc:
-                flash(exc.message, "danger")
+                flash(say(exc.message), "danger")
             else:
                 flash(done, "success")
         return redirect(url_for(".index"))

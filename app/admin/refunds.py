@@ -23,6 +23,7 @@ from wtforms.validators import DataRequired, Length
 
 from app.admin.base import StaffView
 from app.extensions import db
+from app.i18n import say
 from app.models.types import utcnow
 from app.services import refunds
 from app.services.errors import DomainError
@@ -95,7 +96,7 @@ class RefundsView(StaffView):
             retry_on_deadlock(attempt)
         except DomainError as exc:
             db.session.rollback()
-            flash(exc.message, "danger")
+            flash(say(exc.message), "danger")
         else:
             flash(done, "success")
         return self._back()

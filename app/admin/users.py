@@ -22,8 +22,9 @@ from wtforms import BooleanField
 
 from app.admin import admin_endpoint
 from app.admin.base import StaffForm, StaffModelView
-from app.blueprints.auth.forms import email_field, new_password_field, repeat_field, say
+from app.blueprints.auth.forms import email_field, new_password_field, repeat_field
 from app.extensions import db
+from app.i18n import say
 from app.models import User
 from app.services import accounts, sessions
 from app.services.errors import DomainError, InvalidInput
@@ -120,7 +121,7 @@ class UserView(StaffModelView):
                 db.session.rollback()
                 for name, message in exc.fields.items():
                     field = form["new_password"] if name not in form else form[name]
-                    field.errors = [*field.errors, str(say(message))]
+                    field.errors = [*field.errors, say(message)]
             except DomainError:
                 db.session.rollback()
                 flash(_("The password could not be changed; please try again."), "error")

@@ -8,6 +8,7 @@ from flask import Flask, abort, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db
+from app.i18n import say
 from app.services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,13 @@ def register(app: Flask) -> None:
         db.session.rollback()
         if is_api_request():
             return api_error(exc.status, exc.code, exc.slug, exc.message, exc.data)
-        return render_template("errors/error.html", status=exc.status, message=exc.message), (
-            exc.status
+        # The refusal in the page's language; one the catalogue lacks is shown in English only.
+        message = say(exc.message)
+        detail = message if message != exc.message else None
+        page = render_template(
+            "errors/error.html", status=exc.status, message=exc.message, detail=detail
         )
+        return page, exc.status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

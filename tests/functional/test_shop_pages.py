@@ -128,6 +128,7 @@ def test_a_student_adds_to_the_redis_cart(client, student, course):
 
 
 def test_a_refused_line_is_flashed_on_the_course_page(client, course):
+    client.set_cookie("lang", "en")  # the refusal is put in words when it is flashed
     other = CourseFactory()
     response = add(client, course, other.price_policies[0].id)
     assert response.headers["Location"].endswith(f"/courses/{course.id}")

@@ -10,26 +10,12 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
+from app.i18n import say
 from app.services import accounts, captcha
 from app.services.errors import DomainError
 
-# What the services say, as the pages say it (the services' English is the msgid).
-SERVICE_MESSAGES = {
-    accounts.BAD_CREDENTIALS: _l("Wrong username or password."),
-    accounts.WRONG_PASSWORD: _l("The current password is wrong."),
-    accounts.USERNAME_TAKEN: _l("That username is taken."),
-    "3–32 characters: letters, digits, _ and -.": _l("3–32 characters: letters, digits, _ and -."),
-    "8–128 characters.": _l("8–128 characters."),
-    "The password must not be the username.": _l("The password must not be the username."),
-    "At most 254 characters.": _l("At most 254 characters."),
-}
 CAPTCHA_MISSING = _l("Please complete the bot check.")
 CAPTCHA_REFUSED = _l("The bot check was not accepted or has expired; please solve it again.")
-
-
-def say(message: str) -> Any:
-    """A service's message in the visitor's language (as is when there is no translation)."""
-    return SERVICE_MESSAGES.get(message, message)
 
 
 def _stripped(value: object) -> object:

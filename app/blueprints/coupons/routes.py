@@ -11,9 +11,10 @@ from werkzeug.routing import BuildError
 
 from app.blueprints.coupons import bp
 from app.extensions import db
+from app.i18n import say
 from app.models.types import utcnow
 from app.services import coupons
-from app.services.errors import Conflict, DomainError
+from app.services.errors import N_, Conflict, DomainError
 from app.services.retry import retry_on_deadlock
 
 
@@ -25,19 +26,11 @@ def login_url(next_path: str) -> str | None:
         return None
 
 
-def refusal_text(exc: DomainError) -> str:
-    """A service's refusal in the visitor's language, by its slug."""
-    texts = {
-        "already_claimed": _("You already hold this coupon."),
-        "coupon_sold_out": _("Sorry, this coupon is all gone."),
-        "coupon_unavailable": _("This coupon cannot be claimed right now."),
-        "not_found": _("There is no such coupon."),
-    }
-    return texts.get(exc.slug, _("The coupon could not be claimed; please try again."))
-
-
 def _busy() -> Conflict:
-    return Conflict(slug="coupon_unavailable")
+    return Conflict(
+        N_("Many students are claiming this coupon right now; please try again."),
+        slug="coupon_unavailable",
+    )
 
 
 @bp.get("/coupons")
@@ -77,7 +70,7 @@ def claim(coupon_id: int):
         record = retry_on_deadlock(claim_and_commit, busy=_busy)
     except DomainError as exc:
         db.session.rollback()
-        flash(refusal_text(exc), "danger")
+        flash(say(exc.message), "danger")
     else:
         flash(_("Claimed: %(name)s. It is in My coupons.", name=record.coupon.name), "success")
     return redirect(back)

@@ -23,10 +23,11 @@ from sqlalchemy.orm import joinedload
 
 from app.blueprints.shop import bp
 from app.extensions import db
+from app.i18n import say
 from app.models import CourseChapter, CourseSection, ItemType, Order, OrderStatus
 from app.models.types import utcnow
 from app.services import cart, catalog, enrollment, orders, payments, refunds, settlement
-from app.services.errors import Conflict, DomainError, InvalidInput, NotFound
+from app.services.errors import N_, Conflict, DomainError, InvalidInput, NotFound
 from app.services.offers import ITEM_TYPES, LineRef
 from app.services.retry import retry_on_deadlock
 
@@ -61,9 +62,9 @@ def _line_from_form() -> LineRef:
     item_id = _number(request.form.get("item_id"))
     policy_id = _number(request.form.get("price_policy_id"))
     if item_type not in ITEM_TYPES or item_id is None:
-        raise NotFound("No such course.")
+        raise NotFound(N_("No such course."))
     if policy_id is None:
-        raise InvalidInput("Please choose how long you want to study.")
+        raise InvalidInput(N_("Please choose how long you want to study."))
     return LineRef(item_type, item_id, policy_id)
 
 
@@ -81,8 +82,16 @@ def _login_url(next_path: str) -> str:
 
 def _refused(exc: DomainError, back: str):
     db.session.rollback()
-    flash(exc.message, "danger")
+    flash(_refusal_text(exc), "danger")
     return redirect(back)
+
+
+def _refusal_text(exc: DomainError) -> str:
+    """A service's refusal in the visitor's language: its message, and what it says of the
+    fields when the message is only the general one (`The request is not valid.`)."""
+    if exc.fields and exc.message == exc.default_message:
+        return " ".join(say(message) for message in exc.fields.values())
+    return say(exc.message)
 
 
 def _after_order(order: Order):
@@ -128,7 +137,7 @@ def change_cart_policy(item_type: str, item_id: int):
     try:
         policy_id = _number(request.form.get("price_policy_id"))
         if policy_id is None:
-            raise InvalidInput("Please choose how long you want to study.")
+            raise InvalidInput(N_("Please choose how long you want to study."))
         cart.change_policy(_store(), _user_id(), LineRef(item_type, item_id, policy_id))
     except DomainError as exc:
         return _refused(exc, url_for(".view_cart"))
@@ -234,7 +243,7 @@ def quote_settlement():
 
 
 def _busy_coupons() -> Conflict:
-    return Conflict("That coupon is being used by another order.", slug="coupon_unavailable")
+    return Conflict(N_("That coupon is being used by another order."), slug="coupon_unavailable")
 
 
 @bp.post("/orders")
@@ -272,7 +281,7 @@ def place_order():
 
     try:
         if expected is None or not expected.is_finite():
-            raise InvalidInput("The amount is missing; please check the total again.")
+            raise InvalidInput(N_("The amount is missing; please check the total again."))
         payments.check_method(current_app, method)
         order = retry_on_deadlock(attempt, busy=_busy_coupons)
     except orders.DuplicateSubmission:
@@ -290,7 +299,7 @@ def place_order():
                 "warning",
             )
         else:
-            flash(exc.message, "danger")
+            flash(_refusal_text(exc), "danger")
         return redirect(url_for(".view_settlement"))
     if order.status == OrderStatus.PAID:  # an order of amount 0: paid at once
         cart.forget_bought(order)
