@@ -389,6 +389,8 @@ class SecurityState:
             *SECURITY_HEADERS.items(),
             *([("Strict-Transport-Security", HSTS)] if self.hsts else []),
         ]
+        for _name, value in self.static_headers:
+            _checked(value)
         self.static_names = frozenset(name.lower() for name, _value in self.static_headers)
         self.csp_overrides: dict[str, dict[str, str]] = {}
         # The policy of each path prefix ("" for the rest) as written, cut where the nonce goes.
@@ -462,7 +464,7 @@ class SecurityState:
         if pieces is None:
             directives = {**self.directives, **self.csp_overrides.get(prefix, {})}
             policy = "; ".join(f"{name} {value}" for name, value in directives.items())
-            pieces = self._policy_pieces[prefix] = tuple(policy.split("{nonce}"))
+            pieces = self._policy_pieces[prefix] = tuple(_checked(policy).split("{nonce}"))
         return csp_nonce().join(pieces)
 
 
@@ -482,6 +484,13 @@ def too_many_requests(exc: RateLimitExceeded):
     return response
 
 
+def _checked(value: str) -> str:
+    """`value`, once made sure it can be a header's (what werkzeug checks for each header)."""
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"a header value cannot hold a line break: {value!r}")
+    return value
+
+
 def add_security_headers(response: Response) -> Response:
     state: SecurityState = current_app.extensions[EXTENSION]
     headers = response.headers
@@ -497,7 +506,13 @@ def add_security_headers(response: Response) -> Response:
         added += state.static_headers
     else:
         added += [(n, v) for n, v in state.static_headers if n.lower() not in present]
-    headers.extend(added)
+    # Every value is ours and was checked once (`_checked`): appended as it is, not checked
+    # again one by one for every response (where werkzeug's Headers lets us).
+    items = getattr(headers, "_list", None)
+    if isinstance(items, list):
+        items.extend(added)
+    else:
+        headers.extend(added)
     return response
 
 
