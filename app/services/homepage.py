@@ -19,8 +19,9 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -126,7 +127,26 @@ def write_pages() -> dict[str, Path]:
         write_atomically(path, body)
         written[language] = path
     log.info("homepage rebuilt: %s", ", ".join(str(p) for p in written.values()))
+    remove_stale_temporaries(directory())
     return written
+
+
+STALE_AFTER = 600  # seconds: far longer than any write takes
+
+
+def remove_stale_temporaries(directory: Path, now: float | None = None) -> list[Path]:
+    """Delete the temporary files a writer that died left behind (`.index.*.tmp` older than
+    STALE_AFTER); a younger one may be a live write, and stays."""
+    now = time.time() if now is None else now
+    removed = []
+    for leftover in directory.glob(".index.*.tmp"):
+        with suppress(FileNotFoundError):  # another rebuild removed it first
+            if now - leftover.stat().st_mtime > STALE_AFTER:
+                leftover.unlink()
+                removed.append(leftover)
+    if removed:
+        log.warning("removed temporary files a rebuild left: %s", ", ".join(map(str, removed)))
+    return removed
 
 
 def write_atomically(path: Path, body: bytes) -> None:

@@ -428,3 +428,17 @@ def test_the_last_modified_time_is_the_files(app, client):
     assert response.last_modified == old
     later = (old + timedelta(hours=1)).strftime("%a, %d %b %Y %H:%M:%S GMT")
     assert client.get("/", headers={"If-Modified-Since": later}).status_code == 304
+
+
+def test_a_rebuild_removes_what_a_dead_writer_left_but_not_a_live_write(app):
+    folder = homepage.directory()
+    folder.mkdir(parents=True, exist_ok=True)
+    dead, live = folder / ".index.zh.html.dead.tmp", folder / ".index.en.html.live.tmp"
+    for leftover in (dead, live):
+        leftover.write_bytes(b"<!doctype html><html><body>half")
+    an_hour_ago = datetime.now(UTC).timestamp() - 3600
+    os.utime(dead, (an_hour_ago, an_hour_ago))
+    homepage.write_pages()
+    assert not dead.exists()
+    assert live.exists()
+    assert sorted(p.name for p in folder.glob("index.*.html")) == ["index.en.html", "index.zh.html"]
