@@ -28,6 +28,7 @@ from flask import (
     request,
     session,
 )
+from flask_babel import ngettext
 from flask_cors import CORS
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_wtf.csrf import generate_csrf
@@ -478,7 +479,12 @@ def too_many_requests(exc: RateLimitExceeded):
     if is_api_request():
         response = api_error(429, 1006, "rate_limited", message)
     else:
-        page = render_template("errors/error.html", status=429, message=message)
+        detail = ngettext(
+            "Too many attempts. Please try again in %(num)d second.",
+            "Too many attempts. Please try again in %(num)d seconds.",
+            seconds,
+        )
+        page = render_template("errors/error.html", status=429, message=message, detail=detail)
         response = Response(page, status=429, mimetype="text/html")
     response.headers["Retry-After"] = str(seconds)
     return response

@@ -209,10 +209,13 @@ def test_the_login_page_is_limited_with_a_friendly_page(client):
         allowed(client.get("/login", environ_base={"REMOTE_ADDR": "198.51.100.1"}), 200)
     for _ in range(5):
         allowed(page_log_in(client), 400)
-    assert "请求过于频繁" in limited_page(page_log_in(client))
+    page = limited_page(page_log_in(client))
+    assert "请求过于频繁" in page
+    assert "秒后再试" in page  # how long, in the page's language
     page = limited_page(page_log_in(client, lang="en"))
     assert "Too many requests" in page
     assert "Please wait a moment and try again." in page
+    assert "Please try again in" in page
 
 
 def test_the_api_and_the_pages_share_their_counts(client):
