@@ -3,9 +3,6 @@ payment is applied once however many times it is delivered at the same moment.""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 from sqlalchemy import func, select
 
@@ -14,20 +11,9 @@ from app.extensions import db
 from app.models import CouponRecord, Enrollment, Order, PaymentEvent
 from app.models.types import utcnow
 from tests.factories import CouponFactory, CouponRecordFactory, CourseFactory, UserFactory
+from tests.races import run_together
 
 pytestmark = pytest.mark.usefixtures("mariadb")
-
-
-def run_together(count: int, work):
-    """Run `work(i)` in `count` threads released at the same moment by a barrier."""
-    barrier = threading.Barrier(count)
-
-    def runner(i):
-        barrier.wait(timeout=30)
-        return work(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(runner, range(count)))
 
 
 def test_twelve_orders_on_one_coupon_record_make_one_order(app, token_for):

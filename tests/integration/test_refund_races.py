@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select, text
@@ -19,20 +18,9 @@ from app.services import refunds
 from app.services.errors import DomainError
 from app.services.payments import sandbox_transport, set_sandbox_transport
 from tests.factories import CourseFactory, UserFactory
+from tests.races import run_together
 
 pytestmark = pytest.mark.usefixtures("mariadb")
-
-
-def run_together(count: int, work):
-    """Run `work(i)` in `count` threads released at the same moment by a barrier."""
-    barrier = threading.Barrier(count)
-
-    def runner(i):
-        barrier.wait(timeout=30)
-        return work(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(runner, range(count)))
 
 
 def lock_waits() -> int:
