@@ -77,12 +77,8 @@ def desk(app):
     return desk
 
 
-def requested_order(app, token_for, student=None):
-    """A paid sandbox order whose refund the student has asked for."""
-    student = student or UserFactory()
-    headers = token_for(student)
-    course = CourseFactory(policies=[(30, "99.00")])
-    client = app.test_client()
+def placed_order(client, headers, course) -> dict:
+    """A pending sandbox order of `course` at 99.00, placed through the API."""
     body = {
         "items": [
             {
@@ -94,7 +90,16 @@ def requested_order(app, token_for, student=None):
         "expected_amount": "99.00",
         "payment_method": "sandbox",
     }
-    order = client.post("/api/v1/orders", json=body, headers=headers).get_json()["data"]
+    return client.post("/api/v1/orders", json=body, headers=headers).get_json()["data"]
+
+
+def requested_order(app, token_for, student=None):
+    """A paid sandbox order whose refund the student has asked for."""
+    student = student or UserFactory()
+    headers = token_for(student)
+    course = CourseFactory(policies=[(30, "99.00")])
+    client = app.test_client()
+    order = placed_order(client, headers, course)
     biz = {"out_trade_no": order["order_no"], "total_amount": "99.00", "subject": "x"}
     form = sandbox_notification(biz, f"T-{order['order_no']}", utcnow())
     assert client.post("/payments/alipay/notify", data=form).get_data(as_text=True) == "success"
@@ -237,22 +242,9 @@ def test_a_competitor_during_the_gateway_call_waits_and_is_refused(
 
 
 def test_two_refunds_of_one_stray_payment_at_once_pay_back_once(app, token_for, desk):
-    student = UserFactory()
-    headers = token_for(student)
-    course = CourseFactory(policies=[(30, "99.00")])
+    headers = token_for(UserFactory())
     client = app.test_client()
-    body = {
-        "items": [
-            {
-                "item_type": "course",
-                "item_id": course.id,
-                "price_policy_id": course.price_policies[0].id,
-            }
-        ],
-        "expected_amount": "99.00",
-        "payment_method": "sandbox",
-    }
-    order = client.post("/api/v1/orders", json=body, headers=headers).get_json()["data"]
+    order = placed_order(client, headers, CourseFactory(policies=[(30, "99.00")]))
     client.post(f"/api/v1/orders/{order['order_no']}/cancel", headers=headers)
     biz = {"out_trade_no": order["order_no"], "total_amount": "99.00", "subject": "x"}
     form = sandbox_notification(biz, "LATE-1", utcnow())

@@ -369,21 +369,16 @@ def cancel_order(order_no: str):
 @bp.post("/orders/<order_no>/refund")
 @login_required
 def request_refund(order_no: str):
-    back = url_for(".order_detail", order_no=order_no)
     reason = (request.form.get("reason") or "").strip()
-    try:
+
+    def step() -> Order:
         if not reason or len(reason) > REFUND_REASON_MAX:
             raise InvalidInput(
                 _("Please say why, in at most %(num)d characters.", num=REFUND_REASON_MAX)
             )
-        orders.request_refund(current_user.id, order_no, reason, utcnow())
-        db.session.commit()
-    except NotFound:
-        raise
-    except DomainError as exc:
-        return _refused(exc, back)
-    flash(_("Your refund request was sent."), "success")
-    return redirect(back)
+        return orders.request_refund(current_user.id, order_no, reason, utcnow())
+
+    return _order_step(order_no, step, _("Your refund request was sent."))
 
 
 @bp.post("/orders/<order_no>/refund/withdraw")
