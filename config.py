@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -106,6 +107,9 @@ class Config:
     CATALOG_CACHE_SECONDS = 600
     CACHE_KEY_PREFIX = "cache:"
 
+    # The zone in which pages show times to people (the API and the database speak UTC).
+    DISPLAY_TIMEZONE = "Asia/Shanghai"
+
     BABEL_DEFAULT_LOCALE = "zh"
     BABEL_DEFAULT_TIMEZONE = "UTC"
     LANGUAGES = ("zh", "en")
@@ -180,6 +184,16 @@ CONFIGS: dict[str, type[Config]] = {
     "production": ProductionConfig,
 }
 
+
+def parse_zone(raw: str) -> str:
+    """An IANA zone name such as Asia/Shanghai (an unknown one is refused at start-up)."""
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {raw!r}") from exc
+    return raw
+
+
 # environment variable -> (config key, parser)
 ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SECRET_KEY": ("SECRET_KEY", str),
@@ -204,6 +218,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "CORS_ORIGINS": ("CORS_ORIGINS", parse_list),
     "PROXY_FIX_X_FOR": ("PROXY_FIX_X_FOR", int),
     "INSTANCE_DIR": ("INSTANCE_DIR", str),
+    "DISPLAY_TIMEZONE": ("DISPLAY_TIMEZONE", parse_zone),
 }
 # The tests' own servers, so that `make test` never touches the development database.
 TEST_ENVIRONMENT = {

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
+from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, request, url_for
 
@@ -21,6 +24,44 @@ def duration(seconds: int | None) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def zone_label(moment: datetime) -> str:
+    """The offset a shown time is in, readable in any language: `UTC+8`, `UTC-3:30`, `UTC`."""
+    offset = moment.utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    if minutes == 0:
+        return "UTC"
+    sign = "+" if minutes > 0 else "-"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+
+
+def to_display_zone(moment: datetime) -> datetime:
+    """An aware UTC time (as every model gives) in `DISPLAY_TIMEZONE`; a naive one is UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+    return moment.astimezone(_zone(current_app.config["DISPLAY_TIMEZONE"]))
+
+
+def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M", zone: bool = True) -> str:
+    """A time as people read it: in `DISPLAY_TIMEZONE`, to the minute, labelled with its
+    offset (`2026-12-03 15:07 UTC+8`); `zone=False` leaves the label to a column heading."""
+    if moment is None:
+        return ""
+    shown = to_display_zone(moment)
+    text = shown.strftime(fmt)
+    return f"{text} {zone_label(shown)}" if zone else text
+
+
+def display_zone() -> str:
+    """The label of `DISPLAY_TIMEZONE` now, for a column heading (`UTC+8`)."""
+    return zone_label(to_display_zone(datetime.now(tz=ZoneInfo("UTC"))))
 
 
 def url_with(**changes: object) -> str:
@@ -52,6 +93,8 @@ FIXED_URLS = "luffy_fixed_urls"
 def register(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["duration"] = duration
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.globals["display_zone"] = display_zone
     app.jinja_env.globals["url_with"] = url_with
     app.jinja_env.globals["fixed_url"] = fixed_url
     app.extensions[FIXED_URLS] = {}
