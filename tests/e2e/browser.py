@@ -22,3 +22,21 @@ def watch(page, *, responses: bool = True) -> list[str]:
     if responses:
         page.on("response", answered)
     return problems
+
+
+SCREENS_DIR = "SCREENS_DIR"
+
+
+def screenshot(page, name: str) -> str:
+    """Keep a full-page screenshot as a test artefact: `$SCREENS_DIR/<name>.png`
+    (default `artifacts/screens/`, ignored by git), for people to look at after a run."""
+    import os
+    from pathlib import Path
+
+    folder = Path(
+        os.environ.get(SCREENS_DIR) or Path(__file__).parents[2] / "artifacts" / "screens"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return str(path)
