@@ -21,7 +21,14 @@ from app.models.catalog import (
     degree_course_mentors,
 )
 from app.models.coupons import Coupon, CouponKind, CouponRecord, RecordStatus
-from app.models.orders import Order, OrderLine, OrderStatus, PaymentEvent, PaymentMethod
+from app.models.orders import (
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentEvent,
+    PaymentMethod,
+    SandboxTrade,
+)
 from app.models.pricing import PricePolicy
 from app.models.users import ApiToken, Enrollment, User
 
@@ -50,6 +57,7 @@ __all__ = [
     "Product",
     "ProductStatus",
     "RecordStatus",
+    "SandboxTrade",
     "SectionType",
     "Teacher",
     "User",

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import redis
 from flask import current_app
 
+from app.ids import parse_id
 from app.models import Order
 from app.services.catalog import policy_dict
 from app.services.errors import N_, Conflict, InvalidInput, NotFound
@@ -60,7 +61,9 @@ class RedisCart:
         pipe.hgetall(self.key)
         pipe.expire(self.key, self.ttl)  # sliding: every visit keeps it another 30 days
         raw, _ = pipe.execute()
-        return {field: int(value) for field, value in raw.items() if value.isdigit()}
+        return {
+            field: number for field, value in raw.items() if (number := parse_id(value)) is not None
+        }
 
     def put(self, key: str, policy_id: int, *, new_allowed: bool) -> bool:
         def attempt(pipe: redis.client.Pipeline) -> bool:
@@ -109,9 +112,10 @@ class SessionCart:
 
 def parse_key(key: str) -> tuple[str, int] | None:
     item_type, _, item_id = key.partition(":")
-    if item_type not in ITEM_TYPES or not item_id.isdigit():
+    number = parse_id(item_id)
+    if item_type not in ITEM_TYPES or number is None:
         return None
-    return item_type, int(item_id)
+    return item_type, number
 
 
 def line_dict(offer: Offer) -> dict[str, Any]:

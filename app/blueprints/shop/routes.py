@@ -24,6 +24,7 @@ from sqlalchemy.orm import joinedload
 from app.blueprints.shop import bp
 from app.extensions import db
 from app.i18n import say
+from app.ids import parse_id
 from app.models import CourseChapter, CourseSection, ItemType, Order, OrderStatus
 from app.models.types import utcnow
 from app.services import cart, catalog, enrollment, orders, payments, refunds, settlement
@@ -32,6 +33,7 @@ from app.services.offers import ITEM_TYPES, LineRef
 from app.services.retry import retry_on_deadlock
 
 ORDERS_PER_PAGE = 10
+MAX_PAGE = 1_000_000  # as the API's `page`: an offset any database takes
 REFUND_REASON_MAX = 500
 
 
@@ -50,11 +52,8 @@ def _store() -> cart.CartStore:
 
 
 def _number(value: str | None) -> int | None:
-    """A positive id from a form field, or None."""
-    if value is None or not value.strip().isdigit() or len(value.strip()) > 18:
-        return None
-    number = int(value.strip())
-    return number or None
+    """A positive id from a form field, or None (`²` and other non-ASCII digits too)."""
+    return parse_id(value)
 
 
 def _line_from_form() -> LineRef:
@@ -96,7 +95,7 @@ def _refusal_text(exc: DomainError) -> str:
 
 def _after_order(order: Order):
     """Where the buyer goes once an order exists: the gateway, or the order when nothing is due."""
-    pay_url = payments.pay_url_for(current_app, order)
+    pay_url = payments.pay_url_for(current_app, order, request.host_url)
     if pay_url:
         return redirect(pay_url)
     return redirect(url_for(".order_detail", order_no=order.order_no))
@@ -310,10 +309,14 @@ def place_order():
 @bp.get("/orders")
 @login_required
 def list_orders():
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    # Not a page number: the first page; past the end: the last one (never an error page).
+    page = min(parse_id(request.args.get("page")) or 1, MAX_PAGE)
     found = orders.list_orders(current_user.id, page, ORDERS_PER_PAGE, utcnow())
-    db.session.commit()  # pending orders past their time were expired on the way
     pages = max((found["total"] + ORDERS_PER_PAGE - 1) // ORDERS_PER_PAGE, 1)
+    if page > pages:
+        page = pages
+        found = orders.list_orders(current_user.id, page, ORDERS_PER_PAGE, utcnow())
+    db.session.commit()  # pending orders past their time were expired on the way
     return render_template("shop/orders.html", orders=found["orders"], page=page, pages=pages)
 
 
@@ -326,7 +329,7 @@ def order_detail(order_no: str):
     return render_template(
         "shop/order.html",
         order=order,
-        pay_url=payments.pay_url_for(current_app, order),
+        pay_url=payments.pay_url_for(current_app, order, request.host_url),
         refund_allowed=orders.refund_window_open(order, now),
     )
 
