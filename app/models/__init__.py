@@ -21,6 +21,7 @@ from app.models.catalog import (
     degree_course_mentors,
 )
 from app.models.coupons import Coupon, CouponKind, CouponRecord, RecordStatus
+from app.models.learning import AccessGrant, SectionProgress
 from app.models.orders import (
     Order,
     OrderLine,
@@ -30,10 +31,11 @@ from app.models.orders import (
     SandboxTrade,
 )
 from app.models.pricing import PricePolicy
-from app.models.users import ApiToken, Enrollment, User
+from app.models.users import ApiToken, Enrollment, EnrollmentStatus, User
 
 __all__ = [
     "FAQ",
+    "AccessGrant",
     "ApiToken",
     "Coupon",
     "CouponKind",
@@ -46,6 +48,7 @@ __all__ = [
     "CourseType",
     "DegreeCourse",
     "Enrollment",
+    "EnrollmentStatus",
     "ItemType",
     "Level",
     "Order",
@@ -58,6 +61,7 @@ __all__ = [
     "ProductStatus",
     "RecordStatus",
     "SandboxTrade",
+    "SectionProgress",
     "SectionType",
     "Teacher",
     "User",

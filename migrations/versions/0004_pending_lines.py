@@ -5,8 +5,8 @@ with product_id (NULLs never clash), so two pending orders of one student can ne
 item. Existing pending orders get it, the newest order first keeping an item it shares with an
 older one. sandbox_trades: the sandbox gateway's trades, one per order_no.
 
-Revision ID: 0003_pending_lines
-Revises: 0002
+Revision ID: 0004_pending_lines
+Revises: 0003_learning
 Create Date: 2026-12-03 09:20:00
 
 """
@@ -17,8 +17,8 @@ from alembic import op
 import app.models.types
 
 # revision identifiers, used by Alembic.
-revision = "0003_pending_lines"
-down_revision = "0002"
+revision = "0004_pending_lines"
+down_revision = "0003_learning"
 branch_labels = None
 depends_on = None
 
