@@ -99,6 +99,7 @@ class SettlementLineOut(Out):
     item_id: int
     name: str
     price_policy_id: int
+    valid_period: int | None = Field(None, description="days; 0 = for ever")
     price: MoneyStr
     coupons: list[CouponRecordOut]
 

@@ -43,10 +43,14 @@ class DuplicateSubmission(Exception):
     """Another request with the same Idempotency-Key committed first."""
 
 
+class PendingOrderConflict(Conflict):
+    """409 `order_pending`: `data.order_no` names the pending order that holds the item."""
+
+
 def order_pending(order_no: str | None) -> Conflict:
     """An item of the new order is in another pending order of the student: pay or cancel that
     one (CONTRACT.md, "Which conflict is which")."""
-    return Conflict(
+    return PendingOrderConflict(
         N_("This course is already in an order waiting for payment: pay it or cancel it."),
         slug="order_pending",
         data={"order_no": order_no},
