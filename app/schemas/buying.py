@@ -35,6 +35,12 @@ class CartLineOut(Out):
     price_policies: list[PricePolicyOut]
     price_policy_id: int
     price: MoneyStr
+    retired: bool = Field(
+        False,
+        description="the chosen period is no longer sold: choose one of `price_policies` "
+        "(the line is kept, and left out of `total_price`)",
+    )
+    retired_policy: PricePolicyOut | None = Field(None, description="the period no longer sold")
 
 
 class CartOut(Out):
