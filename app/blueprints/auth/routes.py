@@ -63,6 +63,10 @@ def register():
             form.show_refusal(taken, field="username")
         else:
             sessions.start_session(user)
+            flash(
+                _("Welcome to Luffy City, %(name)s! Your account is ready.", name=user.username),
+                "success",
+            )
             return redirect(_after_login())
     status = REFUSED if form.errors else 200
     return render_template("auth/register.html", form=form, next_url=_next_url()), status

@@ -164,13 +164,29 @@ def remove_from_cart(item_type: str, item_id: int):
 def start_settlement():
     if not current_user.is_authenticated:
         flash(_("Please sign in to settle your cart."), "info")
-        return redirect(_login_url(url_for(".view_cart")))
+        # Signed in, they go on to what they asked for: the settlement of their cart.
+        return redirect(_login_url(url_for(".settle_cart")))
     try:
         if request.form.get("from_cart"):
             refs = settlement.cart_lines(current_user.id)
         else:
             refs = [_line_from_form()]
         settlement.start_settlement(current_user.id, refs, utcnow())
+    except DomainError as exc:
+        return _refused(exc, url_for(".view_cart"))
+    return redirect(url_for(".view_settlement"))
+
+
+@bp.get("/settlement/from-cart")
+@login_required
+def settle_cart():
+    """The settlement of the whole cart, where signing in from the cart's Settle lands (a login
+    comes back with a GET). It only prepares the student's own settlement from their own cart,
+    as the cart's button does."""
+    try:
+        settlement.start_settlement(
+            current_user.id, settlement.cart_lines(current_user.id), utcnow()
+        )
     except DomainError as exc:
         return _refused(exc, url_for(".view_cart"))
     return redirect(url_for(".view_settlement"))
