@@ -43,6 +43,12 @@ class DuplicateSubmission(Exception):
     """Another request with the same Idempotency-Key committed first."""
 
 
+def busy_coupons() -> Conflict:
+    """Placing an order lost to a lock twice: another order being placed at the same moment
+    holds its coupons (or the same items)."""
+    return Conflict(N_("That coupon is being used by another order."), slug="coupon_unavailable")
+
+
 class PendingOrderConflict(Conflict):
     """409 `order_pending`: `data.order_no` names the pending order that holds the item."""
 
@@ -275,7 +281,7 @@ def reserve_coupons(order: Order, records: Sequence[CouponRecord]) -> None:
             raise _unavailable(N_("That coupon was just used by another order."))
 
 
-def _move_status(order_id: int, source: str, target: str, **values: Any) -> bool:
+def move_status(order_id: int, source: str, target: str, **values: Any) -> bool:
     """The one way an order changes state: only from the state it is known to be in. An order
     that leaves `pending` lets go of its items (another order may hold them now)."""
     moved = db.session.execute(
@@ -315,7 +321,7 @@ def owned_forever(order: Order) -> list[str]:
 def mark_paid(order: Order, now: datetime, trade_no: str | None) -> bool:
     """pending -> paid, coupons reserved -> used, enrollments derived again. False (and nothing
     done) when the order was not pending any more."""
-    if not _move_status(
+    if not move_status(
         order.id, OrderStatus.PENDING, OrderStatus.PAID, paid_at=now, trade_no=trade_no
     ):
         return False
@@ -332,7 +338,7 @@ def mark_paid(order: Order, now: datetime, trade_no: str | None) -> bool:
 
 def close_order(order: Order, status: str, now: datetime) -> bool:
     """pending -> cancelled or expired, and its coupons are unused again."""
-    if not _move_status(order.id, OrderStatus.PENDING, status, closed_at=now):
+    if not move_status(order.id, OrderStatus.PENDING, status, closed_at=now):
         return False
     release_coupons(order.id)
     db.session.refresh(order)
@@ -399,7 +405,7 @@ def request_refund(user_id: int, order_no: str, reason: str, now: datetime) -> O
     """paid -> refund_requested, inside the refund window only. A new request clears staff's
     answer to an earlier one (app/services/refunds.py handles the request from here)."""
     order = get_order(user_id, order_no, now)
-    if not refund_window_open(order, now) or not _move_status(
+    if not refund_window_open(order, now) or not move_status(
         order.id,
         OrderStatus.PAID,
         OrderStatus.REFUND_REQUESTED,

@@ -79,3 +79,10 @@ def test_a_token_still_wins_over_the_session(csrf_app, token_for):
         client.post("/api/v1/settlement/quote", json=quote_body(course), headers=other).status_code
         == 200
     )
+
+
+def test_another_sites_page_cannot_use_the_session(csrf_app):
+    client = csrf_app.test_client()
+    sign_in(client, UserFactory())
+    assert client.get("/api/v1/cart", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 401
+    assert client.get("/api/v1/cart", headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200

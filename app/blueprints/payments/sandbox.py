@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 from flask import abort, current_app, redirect, render_template, request
 from sqlalchemy import select
 
+from app import unit_of_work
 from app.blueprints.payments import bp
 from app.blueprints.payments.routes import deliver_notification
 from app.extensions import db, queue
@@ -123,20 +124,19 @@ def sandbox_pay():
         # Like Alipay: no money for an order that is closed, past its time, or paid already
         # (Pay pressed twice makes one trade). The trade is on the gateway's books before the
         # notification leaves.
-        trade_no = sandbox_books.open_trade(
-            str(biz["out_trade_no"]), amount, biz.get("time_expire"), now
+        trade_no = unit_of_work.run(
+            lambda: sandbox_books.open_trade(
+                str(biz["out_trade_no"]), amount, biz.get("time_expire"), now
+            )
         )
-        db.session.commit()
     except DomainError as exc:
-        db.session.rollback()
         return _page(params, biz, signed_request, say(exc.message), status=409)
     notification = sandbox_notification(biz, trade_no, now)
     if deliver_notification(notification) != SUCCESS:
         # As Alipay does: deliver it again later, until the shop answers success.
         from app.jobs import redeliver_sandbox_notification
 
-        queue.enqueue_after_commit(db.session, redeliver_sandbox_notification, notification)
-        db.session.commit()
+        queue.enqueue(redeliver_sandbox_notification, notification)  # nothing left to commit
     back = {
         key: notification[key]
         for key in ("app_id", "seller_id", "out_trade_no", "trade_no", "total_amount")
