@@ -153,13 +153,17 @@ def test_the_phone_header_is_a_menu_behind_a_button(browser, live_server, shop):
     page = context.new_page()
     try:
         sign_in(page, live_server, shop["student"].username)
+        page.goto(f"{live_server}/courses/{shop['other'].id}")
+        page.locator("form.buy-form button:not([name])").click()  # one line in the cart
         page.goto(f"{live_server}/orders")
         orders_link = page.locator("#site-menu").get_by_role("link", name="我的订单")
         expect(orders_link).to_be_hidden()  # folded away
         toggle = page.locator(".site-menu-toggle")
         expect(toggle).to_be_visible()
+        expect(toggle.locator("[data-cart-count]")).to_have_text("1")  # the cart, folded away
         toggle.click()
         expect(orders_link).to_be_visible()
+        expect(page.locator("#site-menu.collapse.show")).to_have_count(1)  # done unfolding
         sign_out = page.locator("#site-menu .logout-form button")
         expect(sign_out).to_be_visible()
         # One line each: the header used to wrap 退/出/登/录 one character per line.
@@ -204,7 +208,7 @@ def test_the_homepage_header_shows_who_is_signed_in(browser, live_server, shop):
         expect(area.get_by_role("link", name="我的课程")).to_be_visible()
         expect(area.get_by_role("link", name="我的订单")).to_be_visible()
         expect(area).not_to_contain_text("注册")
-        expect(page.locator("[data-cart-count]")).to_have_text("1")
+        expect(page.locator(".cart-link [data-cart-count]")).to_have_text("1")
         screenshot(page, "home-1366-zh-signed-in")
         area.locator(".logout-link").click()  # to the page with the CSRF-protected form
         page.locator("main form button[type=submit]").click()
