@@ -87,11 +87,11 @@ def place_order(body: OrderIn):
 )
 def list_orders(query: PageQuery):
     page = orders.list_orders(current_api_user().id, query.page, query.per_page, utcnow())
+    # Shaped before the commit, which would expire every order and reload each one with its
+    # lines (two statements per order): the page is read in two queries and a count.
+    shaped = {"items": [order_out(order) for order in page.pop("orders")], **page}
     db.session.commit()  # pending orders past their time were expired on the way
-    return {
-        "items": [order_out(order) for order in page.pop("orders")],
-        **page,
-    }
+    return shaped
 
 
 @api.route(

@@ -312,9 +312,11 @@ def place_order():
 def list_orders():
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     found = orders.list_orders(current_user.id, page, ORDERS_PER_PAGE, utcnow())
-    db.session.commit()  # pending orders past their time were expired on the way
     pages = max((found["total"] + ORDERS_PER_PAGE - 1) // ORDERS_PER_PAGE, 1)
-    return render_template("shop/orders.html", orders=found["orders"], page=page, pages=pages)
+    # Rendered before the commit, which would expire the orders and reload each with its lines.
+    page_html = render_template("shop/orders.html", orders=found["orders"], page=page, pages=pages)
+    db.session.commit()  # pending orders past their time were expired on the way
+    return page_html
 
 
 @bp.get("/orders/<order_no>")
