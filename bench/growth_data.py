@@ -68,7 +68,7 @@ def derived_columns(cur) -> None:
             " WHERE p.product_id = products.id AND p.active = 1)"
         )
     if "search_text" in columns:
-        from app.services.search import search_text
+        from app.models.search import search_text
 
         cur.execute("SELECT id, name, brief FROM products")
         rows = [(search_text(name, brief), pid) for pid, name, brief in cur.fetchall()]

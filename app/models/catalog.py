@@ -25,9 +25,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 from app.extensions import db
+from app.models.search import search_text
 from app.models.types import Money, UTCDateTime, utcnow
 from app.services.richtext import sanitize
-from app.services.search import search_text
 
 
 class ItemType(StrEnum):
@@ -115,7 +115,7 @@ class Product(db.Model):
     # The cheapest active policy's price (NULL: none), kept by app/models/pricing.py whenever
     # a policy is written, so the price sorts read a column instead of a subquery per row.
     sort_price: Mapped[Decimal | None] = mapped_column(Money)
-    # The name and brief as FULLTEXT tokens (app/services/search.py), set on every write.
+    # The name and brief as FULLTEXT tokens (app/models/search.py), set on every write.
     search_text: Mapped[str] = mapped_column(Text, default="")
 
     price_policies: Mapped[list[PricePolicy]] = relationship(  # noqa: F821
@@ -315,8 +315,18 @@ class CourseSection(db.Model):
     link: Mapped[str] = mapped_column(String(255), default="")
     duration: Mapped[int | None] = mapped_column(Integer)  # seconds, for videos
     free_trial: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The lesson video in MEDIA_FOLDER, under a name the app chose (app/services/media.py);
+    # `duration` is then read from it.
+    media_file: Mapped[str | None] = mapped_column(String(128))
+    media_type: Mapped[str | None] = mapped_column(String(32))
+    # A document's text or an exercise's instructions: sanitised rich text.
+    content: Mapped[str] = mapped_column(RichText, default="")
 
     chapter: Mapped[CourseChapter] = relationship(back_populates="sections")
+
+    @validates("content")
+    def _sanitize_content(self, _key: str, value: str | None) -> str:
+        return sanitize(value)
 
 
 class FAQ(db.Model):

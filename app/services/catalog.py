@@ -27,9 +27,9 @@ from app.models import (
     Product,
     ProductStatus,
 )
+from app.models.search import boolean_query
 from app.services.catalog_cache import Entry, cached_entry
 from app.services.errors import N_, NotFound
-from app.services.search import boolean_query
 
 SORTS = ("default", "newest", "price_asc", "price_desc", "popular")
 LEVELS = ("beginner", "intermediate", "advanced")

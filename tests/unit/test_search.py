@@ -1,4 +1,4 @@
-"""The catalog's FULLTEXT tokens (app/services/search.py): a substring's tokens are always
+"""The catalog's FULLTEXT tokens (app/models/search.py): a substring's tokens are always
 among its text's, so the index never hides a row the LIKE would find."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.services.search import boolean_query, search_text, tokens
+from app.models.search import boolean_query, search_text, tokens
 
 
 def _matches(q: str, text: str) -> bool:

@@ -2,11 +2,11 @@
 
 products.sort_price (the cheapest active policy's price, kept by app/models/pricing.py) with
 the index the price sorts read; products.search_text (name and brief as FULLTEXT tokens,
-app/services/search.py) with a FULLTEXT index on MariaDB; orders indexed by created_at (the
+app/models/search.py) with a FULLTEXT index on MariaDB; orders indexed by created_at (the
 staff list and export) and by (status, paid_at) (the dashboard's sales per day).
 
-Revision ID: 0003_growth
-Revises: 0002
+Revision ID: 0004_growth
+Revises: 0003_learning
 Create Date: 2026-12-03 09:20:00
 
 """
@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from alembic import op
 
 import app.models.types
-from app.services.search import search_text
+from app.models.search import search_text
 
-revision = "0003_growth"
-down_revision = "0002"
+revision = "0004_growth"
+down_revision = "0003_learning"
 branch_labels = None
 depends_on = None
 
