@@ -5,8 +5,8 @@ the index the price sorts read; products.search_text (name and brief as FULLTEXT
 app/models/search.py) with a FULLTEXT index on MariaDB; orders indexed by created_at (the
 staff list and export) and by (status, paid_at) (the dashboard's sales per day).
 
-Revision ID: 0004_growth
-Revises: 0003_learning
+Revision ID: 0005_growth
+Revises: 0004_pending_lines
 Create Date: 2026-12-03 09:20:00
 
 """
