@@ -100,7 +100,7 @@ def faq_dict(faq) -> dict[str, Any]:
     return {"id": faq.id, "question": faq.question, "answer": faq.answer}
 
 
-def section_dict(section) -> dict[str, Any]:
+def section_dict(section, course_id: int) -> dict[str, Any]:
     shown = {
         "id": section.id,
         "name": section.name,
@@ -108,8 +108,8 @@ def section_dict(section) -> dict[str, Any]:
         "duration": section.duration,
         "free_trial": section.free_trial,
     }
-    if section.free_trial:  # the link of a paid section is for enrolled students only
-        shown["link"] = section.link
+    if section.free_trial:  # where anyone may watch it: the lesson page
+        shown["link"] = f"/learn/{course_id}/{section.id}"
     return shown
 
 
@@ -265,7 +265,7 @@ def _course(course_id: int) -> Entry:
                     "number": ch.number,
                     "name": ch.name,
                     "summary": ch.summary,
-                    "sections": [section_dict(s) for s in ch.sections],
+                    "sections": [section_dict(s, course.id) for s in ch.sections],
                 }
                 for ch in course.chapters
             ],
