@@ -12,14 +12,12 @@ is read in one query.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from flask import current_app
-from redis.exceptions import RedisError
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import (
@@ -33,7 +31,6 @@ from app.models import (
 from app.services import media
 from app.services.errors import N_, Forbidden, InvalidInput, NotFound
 
-log = logging.getLogger(__name__)
 COMPLETED_AT = 0.9  # a section counts as completed once 90% of it was reached
 LONGEST_POSITION = 24 * 3600  # a section without a known duration: positions up to a day
 
@@ -262,30 +259,12 @@ def forget_access(pairs: list[tuple[int, int]]) -> None:
         _redis().delete(*[_access_key(f"u:{user}", course) for user, course in pairs])
 
 
-_FORGET = "luffy.forget_media_access"
-
-
 def forget_access_after_commit(pairs: list[tuple[int, int]]) -> None:
     """forget_access once the transaction that changed these enrollments commits (before,
     a media request could cache the old answer again); nothing when it rolls back."""
-    session = db.session()
-    session.info.setdefault(_FORGET, set()).update(pairs)
-    if not event.contains(Session, "after_commit", _forget_committed):
-        event.listen(Session, "after_commit", _forget_committed)
-        event.listen(Session, "after_rollback", _forget_nothing)
+    from app import unit_of_work
 
-
-def _forget_committed(session: Session) -> None:
-    pairs = session.info.pop(_FORGET, None)
-    if pairs:
-        try:
-            forget_access(sorted(pairs))
-        except RedisError:  # the cached answer then lives out its few seconds
-            log.warning("could not drop the cached media access of %s", sorted(pairs))
-
-
-def _forget_nothing(session: Session) -> None:
-    session.info.pop(_FORGET, None)
+    unit_of_work.after_commit(forget_access, sorted(set(pairs)))
 
 
 # --- progress ---------------------------------------------------------------------------------

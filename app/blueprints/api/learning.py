@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import request, url_for
 
+from app import unit_of_work
 from app.blueprints.api import api
 from app.blueprints.api.auth import current_api_user
-from app.extensions import db
 from app.models.types import utcnow
 from app.schemas.learning import CourseProgressOut, MediaOut, ProgressIn, SectionProgressOut
 from app.services import learning
@@ -56,11 +56,15 @@ def section_media(section_id: int):
 )
 def report_progress(section_id: int, body: ProgressIn):
     user, now = current_api_user(), utcnow()
-    course, section = learning.load_section(section_id)
-    learning.require_access(user.id, course, section, now)
-    answer = learning.report_progress(user.id, section, body.position_s, bool(body.completed), now)
-    db.session.commit()
-    return answer
+
+    def report() -> dict:
+        course, section = learning.load_section(section_id)
+        learning.require_access(user.id, course, section, now)
+        return learning.report_progress(
+            user.id, section, body.position_s, bool(body.completed), now
+        )
+
+    return unit_of_work.run(report)
 
 
 @api.route(

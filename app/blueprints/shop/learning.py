@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app import unit_of_work
 from app.blueprints.media.lessons import visitor_id_for_link
 from app.blueprints.shop import bp
-from app.extensions import db
 from app.i18n import say
 from app.models.types import utcnow
 from app.services import enrollment, learning
@@ -90,16 +90,18 @@ def report_progress(section_id: int):
                 fields={"position_s": "not a number"},
             ) from None
         completed = request.form.get("completed", "") in {"1", "true"}
-        course, section = learning.load_section(section_id)
-        learning.require_access(current_user.id, course, section, now)
-        answer = learning.report_progress(current_user.id, section, position, completed, now)
+
+        def report() -> dict:
+            course, section = learning.load_section(section_id)
+            learning.require_access(current_user.id, course, section, now)
+            return learning.report_progress(current_user.id, section, position, completed, now)
+
+        answer = unit_of_work.run(report)
     except DomainError as exc:
-        db.session.rollback()
         if back:
             flash(say(exc.message), "danger")
             return redirect(back, 303)
         return _json_refusal(exc)
-    db.session.commit()
     if back:  # the page's "Mark as done" form, sent without JavaScript
         return redirect(back, 303)
     return jsonify(answer)
