@@ -27,6 +27,7 @@ from app.schemas.catalog import CourseListQuery
 from app.security import NONCE_KEY, page_csrf_token
 from app.services import catalog
 from app.services.catalog_cache import cached_fragment
+from app.services.errors import InvalidInput, NotFound
 
 # Where a course's buy area goes in its cached content, and a visitor's CSRF token in a kept
 # page; unguessable, so that no text of the catalog can pass for either.
@@ -35,6 +36,7 @@ TOKEN_MARK = f"csrf-token-{secrets.token_hex(16)}"
 _TOKEN_MARK_BYTES = TOKEN_MARK.encode()
 
 Page = Callable[..., str]
+PAGING = ("page", "per_page")
 
 
 @bp.get("/courses")
@@ -57,8 +59,24 @@ def degree_detail(degree_id: int):
     )
 
 
+def _list_query() -> CourseListQuery:
+    """The list's filters as the address gives them. On a page (unlike the API) a page number
+    or size that does not read (`?page=abc`, `?page=0`) is left out rather than refused: the
+    first page does. A filter that does not read stays a 400: it names nothing we have."""
+    args = request.args.to_dict()
+    try:
+        return parse_input(CourseListQuery, args)
+    except InvalidInput as exc:
+        lenient = {name for name in exc.fields if name in PAGING}
+        if not lenient:
+            raise
+        for name in lenient:
+            del args[name]
+        return parse_input(CourseListQuery, args)
+
+
 def _course_list(**context) -> str:
-    query = parse_input(CourseListQuery, request.args).to_query()
+    query = _list_query().to_query()
     # Keyed by the whole query string: the page's links keep every argument, in its order.
     content = cached_fragment(
         "courses",
@@ -76,15 +94,23 @@ def _course_list(**context) -> str:
 
 
 def _course_page(course_id: int, **context) -> str:
-    course = catalog.get_course(course_id)
+    try:
+        course, upcoming = catalog.get_course(course_id), False
+    except NotFound:
+        # Announced, not sold: its page says it is coming and offers nothing to buy.
+        course, upcoming = catalog.get_upcoming_course(course_id), True
     around_buy = cached_fragment(
         "course",
         (current_language(), request.script_root, course_id),
         lambda: tuple(
-            _html("courses/_course.html", course=course, buy_area=BUY_AREA).split(BUY_AREA)
+            _html(
+                "courses/_course.html", course=course, upcoming=upcoming, buy_area=BUY_AREA
+            ).split(BUY_AREA)
         ),
     )
-    return render_template("courses/detail.html", course=course, around_buy=around_buy, **context)
+    return render_template(
+        "courses/detail.html", course=course, upcoming=upcoming, around_buy=around_buy, **context
+    )
 
 
 def _html(template: str, **context) -> Markup:
