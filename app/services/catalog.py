@@ -102,7 +102,9 @@ def faq_dict(faq) -> dict[str, Any]:
     return {"id": faq.id, "question": faq.question, "answer": faq.answer}
 
 
-def section_dict(section) -> dict[str, Any]:
+def section_dict(section, course_id: int | None) -> dict[str, Any]:
+    """A section as the course's page shows it; a free trial links to its lesson page when
+    the course is online (`course_id`; None: not open to try)."""
     shown = {
         "id": section.id,
         "name": section.name,
@@ -110,8 +112,8 @@ def section_dict(section) -> dict[str, Any]:
         "duration": section.duration,
         "free_trial": section.free_trial,
     }
-    if section.free_trial:  # the link of a paid section is for enrolled students only
-        shown["link"] = section.link
+    if section.free_trial and course_id is not None:  # where anyone may watch it
+        shown["link"] = f"/learn/{course_id}/{section.id}"
     return shown
 
 
@@ -240,6 +242,7 @@ def _course_content(course_id: int, status: ProductStatus) -> dict[str, Any] | N
     if course is None:
         return None
     detail = course.detail
+    open_to_try = course.id if course.status == ProductStatus.ONLINE else None
     return {
         **course_summary(course),
         "course_type": course.course_type,
@@ -262,7 +265,7 @@ def _course_content(course_id: int, status: ProductStatus) -> dict[str, Any] | N
                 "number": ch.number,
                 "name": ch.name,
                 "summary": ch.summary,
-                "sections": [section_dict(s) for s in ch.sections],
+                "sections": [section_dict(s, open_to_try) for s in ch.sections],
             }
             for ch in course.chapters
         ],
