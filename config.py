@@ -92,7 +92,9 @@ class Config:
     SANDBOX_APP_ID = "sandbox-app"
     SANDBOX_SELLER_ID = "2088000000000000"
 
-    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    # The site's outside address for the gateway (notify_url, return_url). None: the address
+    # each request came in on (development, testing); production requires it.
+    PUBLIC_BASE_URL: str | None = None
     ORDER_PAYMENT_TIMEOUT_MINUTES = 30
     REFUND_WINDOW_DAYS = 7
     STATIC_INDEX_DIR = str(BASE_DIR / "app" / "static" / "generated")
@@ -176,6 +178,11 @@ class ProductionConfig(Config):
             raise ConfigError("production refuses to start without DATABASE_URL")
         if config["PAYMENT_SANDBOX"]:
             raise ConfigError("production refuses to start with PAYMENT_SANDBOX on")
+        if not config.get("PUBLIC_BASE_URL"):
+            raise ConfigError(
+                "production refuses to start without PUBLIC_BASE_URL (the site's outside "
+                "address, for the payment gateway's notify and return URLs)"
+            )
 
 
 CONFIGS: dict[str, type[Config]] = {
