@@ -28,6 +28,7 @@ from app.models import (
     Product,
     ProductStatus,
 )
+from app.models.search import boolean_query
 from app.services.catalog_cache import Entry, cached_entry
 from app.services.errors import N_, NotFound
 
@@ -150,15 +151,6 @@ def list_categories_json() -> bytes:
     return _categories().json()
 
 
-def _min_price():
-    return (
-        select(func.min(PricePolicy.price))
-        .where(PricePolicy.product_id == Product.id, PricePolicy.active.is_(True))
-        .correlate(Product)
-        .scalar_subquery()
-    )
-
-
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -175,6 +167,10 @@ def _filtered_courses(query: CourseQuery) -> Select:
         stmt = stmt.where(
             or_(Course.name.ilike(pattern, escape="\\"), Course.brief.ilike(pattern, escape="\\"))
         )
+        # On MariaDB the FULLTEXT index finds the few rows the LIKE then checks (search.py).
+        words = boolean_query(query.q)
+        if words is not None and db.session.get_bind().dialect.name == "mysql":
+            stmt = stmt.where(Product.search_text.match(words))
     return stmt
 
 
@@ -182,7 +178,7 @@ def _ordered(stmt: Select, sort: str) -> Select:
     if sort == "newest":
         return stmt.order_by(Course.created_at.desc(), Course.id.desc())
     if sort in ("price_asc", "price_desc"):
-        price = _min_price()
+        price = Course.sort_price  # the cheapest current policy (app/models/pricing.py)
         # Courses with no price yet go last either way.
         direction = price.asc() if sort == "price_asc" else price.desc()
         return stmt.order_by(price.is_(None), direction, Course.sort_order, Course.id)
