@@ -51,10 +51,11 @@ def claim_coupon(coupon_id: int):
 
     def claim():
         record = coupons.claim_coupon(user, coupon_id, now)
+        shaped = coupons.record_dict(record, now)  # before the commit expires what it reads
         db.session.commit()
-        return record
+        return shaped
 
-    return coupons.record_dict(retry_on_deadlock(claim, busy=_busy), now)
+    return retry_on_deadlock(claim, busy=_busy)
 
 
 @api.route(

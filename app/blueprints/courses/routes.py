@@ -11,10 +11,11 @@ template does: there is nothing of the kind to read while it renders.
   their request around the kept catalog parts, and a course's buy area (CSRF token, messages)
   rendered for them.
 - A visitor without a session (no session cookie, no remembered login) would get exactly what
-  every such visitor of the language gets at that address, so the whole page is kept, in pieces
-  around the buy area; only the buy form, which carries the visitor's own CSRF token, is
-  rendered for each request (security.page_csrf_token, which stores no session for them) and
-  put in between.
+  every such visitor of the language gets at that address, so the whole page is kept. Its buy
+  form is kept without a token: `_public` renders it with `token_input` (a position) in place
+  of the token's input, and the view builds that input for each request from the visitor's own
+  token (security.page_csrf_token, which stores no session for them). No messages are lost:
+  without a session there are none.
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ from app.security import NONCE_KEY, page_csrf_token
 from app.services import catalog
 from app.services.catalog_cache import cached_fragment
 
-# Where a page's buy area goes in its kept pieces: a position, never a value. Unguessable, so
-# that no text of the catalog can pass for it.
+# Positions in kept pieces, never values: where a course's buy area goes in its kept content,
+# and where, in a page kept whole for visitors, the view puts each one's CSRF token input.
+# Unguessable, so that no text of the catalog can pass for either.
 BUY_AREA = Markup("<!--buy-area-{}-->").format(secrets.token_hex(8))
-_BUY_AREA_BYTES = str(BUY_AREA).encode()
+TOKEN_INPUT = Markup("<!--csrf-token-input-{}-->").format(secrets.token_hex(16))
+_TOKEN_INPUT_BYTES = str(TOKEN_INPUT).encode()
 
 
 class PersonalContentError(RuntimeError):
@@ -64,8 +67,7 @@ def list_courses():
         ),
     )
     if _without_session():
-        pieces = _kept_page("courses", language, "courses/list.html", content=content)
-        return _html_response(pieces[0])
+        return _visitor_page("courses", language, "courses/list.html", {"content": content})
     return render_template("courses/list.html", content=content)
 
 
@@ -82,52 +84,34 @@ def course_detail(course_id: int):
             )
         ),
     )
-    buy_area = _buy_area("course", course)
+    context = {"course": course, "around_buy": around_buy}
     if _without_session():
-        pieces = _kept_page(
-            "course",
-            language,
-            "courses/detail.html",
-            course=course,
-            around_buy=around_buy,
-            buy_area=BUY_AREA,
-        )
-        return _html_response(buy_area.encode().join(pieces))
-    return render_template(
-        "courses/detail.html", course=course, around_buy=around_buy, buy_area=buy_area
-    )
+        return _visitor_page("course", language, "courses/detail.html", context)
+    return render_template("courses/detail.html", csrf_token=page_csrf_token, **context)
 
 
 @bp.get("/degree-courses/<int:degree_id>")
 def degree_detail(degree_id: int):
-    degree = catalog.get_degree_course(degree_id)
-    buy_area = _buy_area("degree_course", degree)
+    context = {"degree": catalog.get_degree_course(degree_id)}
     if _without_session():
-        pieces = _kept_page(
-            "degree", current_language(), "courses/degree.html", degree=degree, buy_area=BUY_AREA
-        )
-        return _html_response(buy_area.encode().join(pieces))
-    return render_template("courses/degree.html", degree=degree, buy_area=buy_area)
+        return _visitor_page("degree", current_language(), "courses/degree.html", context)
+    return render_template("courses/degree.html", csrf_token=page_csrf_token, **context)
 
 
-def _buy_area(item_type: str, product: dict[str, Any]) -> Markup:
-    """The buy form (with this visitor's CSRF token) and their messages: never kept."""
-    return Markup(  # noqa: S704  (rendered by Jinja: escaped already)
-        render_template(
-            "shop/_buy_area.html",
-            item_type=item_type,
-            item_id=product["id"],
-            policies=product["price_policies"],
-            csrf_token=page_csrf_token,
-        )
-    )
+def _visitor_page(name: str, language: str, template: str, context: dict[str, Any]) -> Response:
+    """The kept page, and this visitor's CSRF token where its buy form takes it."""
+    pieces = _kept_page(name, language, template, token_input=TOKEN_INPUT, **context)
+    if len(pieces) == 1:
+        return _html_response(pieces[0])
+    token = Markup('<input type="hidden" name="csrf_token" value="{}">').format(page_csrf_token())
+    return _html_response(str(token).encode().join(pieces))
 
 
 # --- what is kept ------------------------------------------------------------------------------
 
 
 def _kept_page(name: str, language: str, template: str, **context: Any) -> tuple[bytes, ...]:
-    """The whole page for a visitor without a session, as bytes in pieces around BUY_AREA.
+    """The whole page for a visitor without a session, as bytes in pieces around TOKEN_INPUT.
     Everything it depends on besides the catalog is the language and the address (the language
     switch and the sign-in links come back to it)."""
     return cached_fragment(
@@ -138,7 +122,7 @@ def _kept_page(name: str, language: str, template: str, **context: Any) -> tuple
             request.path,
             request.query_string.decode("latin-1"),
         ),
-        lambda: tuple(_public(template, language, **context).encode().split(_BUY_AREA_BYTES)),
+        lambda: tuple(_public(template, language, **context).encode().split(_TOKEN_INPUT_BYTES)),
     )
 
 
