@@ -10,6 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import appenv
 from harness import (
@@ -45,6 +46,7 @@ class Endpoint:
     goal: float = GOAL
     runs: list[LoadResult] = field(default_factory=list)
     hello_runs: list[LoadResult] = field(default_factory=list)
+    versus_runs: list[LoadResult] = field(default_factory=list)  # --versus: the other tree
 
     def summary(self) -> dict[str, object]:
         app_rps = median(r.rps for r in self.runs)
@@ -72,6 +74,17 @@ class Endpoint:
             "goal_met": ratio >= self.goal,
             "rounds": [r.to_dict() for r in self.runs],
             "hello_rounds": [r.to_dict() for r in self.hello_runs],
+            **(self._versus() if self.versus_runs else {}),
+        }
+
+    def _versus(self) -> dict[str, object]:
+        pairs = zip(self.versus_runs, self.hello_runs, strict=True)
+        paired = [s.rps / h.rps if h.rps else 0.0 for s, h in pairs]
+        return {
+            "versus_rps": round(median(r.rps for r in self.versus_runs), 1),
+            "versus_ratio": round(median(paired), 3),
+            "versus_ratio_per_round": [round(r, 3) for r in paired],
+            "versus_rounds": [r.to_dict() for r in self.versus_runs],
         }
 
 
@@ -103,6 +116,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-install-wrk", action="store_true", help="never apt-get wrk")
     parser.add_argument("--database", choices=("auto", "mariadb", "sqlite"), default="auto")
     parser.add_argument("--quick", action="store_true", help="1 round of 3 s: a smoke run")
+    parser.add_argument(
+        "--versus",
+        metavar="TREE",
+        help="also serve the store from another checkout (e.g. a copy with one change undone) "
+        "and measure it in every round beside this one and hello world: an A/B under the same "
+        "load",
+    )
     parser.add_argument(
         "--only", default="", help="measure only endpoints whose name contains this (e.g. api)"
     )
@@ -215,6 +235,7 @@ def measure(
     generator: LoadGenerator,
     args: argparse.Namespace,
     connections: int,
+    versus: GunicornServer | None = None,
 ) -> None:
     """Warm everything up, then each round runs every endpoint right beside a hello-world run
     of the same length, same generator and same concurrency, alternating which goes first."""
@@ -226,16 +247,20 @@ def measure(
         print(f"warming up ({args.warmup:g} s per target) ...", flush=True)
         generator.run(hello.base_url, ["/"], warm)
         for endpoint in endpoints:
-            generator.run(store.base_url, endpoint.paths, warm)
+            for server in (store, versus) if versus is not None else (store,):
+                generator.run(server.base_url, endpoint.paths, warm)
     for round_no in range(args.rounds):
         print(f"round {round_no + 1}/{args.rounds}", flush=True)
         for endpoint in endpoints:
             pair = [("hello", hello, ["/"]), ("store", store, endpoint.paths)]
+            if versus is not None:
+                pair.append(("versus", versus, endpoint.paths))
             if round_no % 2:
                 pair.reverse()
             for who, server, paths in pair:
                 result = generator.run(server.base_url, paths, spec)
-                (endpoint.hello_runs if who == "hello" else endpoint.runs).append(result)
+                runs = {"hello": endpoint.hello_runs, "store": endpoint.runs}
+                runs.get(who, endpoint.versus_runs).append(result)
                 print(
                     f"  {endpoint.name:<18} {who:<6} {result.rps:>9.1f} rps  "
                     f"p50 {_ms(result.p50_ms)}  p99 {_ms(result.p99_ms)}  "
@@ -263,6 +288,11 @@ def print_table(title: str, summaries: list[dict], goal_met: bool) -> None:
             f"{s['hello_rps']:>10.1f} {_num(s['hello_p50_ms'])} {_num(s['hello_p99_ms'])} "
             f"{s['ratio']:>6.2f}  {'met' if s['goal_met'] else 'MISSED'} (>= {s['goal']})"
             + (f"  ({s['errors']} errors)" if s["errors"] else "")
+            + (
+                f"  versus: {s['versus_rps']:.1f} rps, ratio {s['versus_ratio']:.2f}"
+                if "versus_ratio" in s
+                else ""
+            )
         )
     print()
     verdict = "MET" if goal_met else "NOT MET"
@@ -309,7 +339,21 @@ def measure_setting(
             log_dir=env.workdir,
             ready_path="/",
         )
-        for server in (store, hello):
+        to_start = [store, hello]
+        versus = None
+        if args.versus:
+            tree = Path(args.versus).resolve()
+            versus = GunicornServer(
+                "wsgi:app",
+                settings=settings,
+                name="versus",
+                env={**env.process_env(), "PYTHONPATH": str(tree)},
+                cwd=tree,
+                log_dir=env.workdir,
+                ready_path="/api/v1/categories",
+            )
+            to_start.append(versus)
+        for server in to_start:
             servers.append(server)
             server.start()
         print(f"gunicorn {' '.join(settings.args())}  ({connections} connections)")
@@ -320,7 +364,7 @@ def measure_setting(
             notes.append(f"only endpoints matching {args.only!r}")
         for note in notes:
             print(f"  note: {note}")
-        measure(endpoints, store, hello, generator, args, connections)
+        measure(endpoints, store, hello, generator, args, connections, versus)
         for server in servers:
             if server.process is None or server.process.poll() is not None:
                 print(f"warning: {server.name} exited during the run:\n{server.log_tail()}")
