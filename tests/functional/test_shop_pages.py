@@ -139,7 +139,7 @@ def test_a_refused_line_is_flashed_on_the_course_page(client, course):
 def test_settle_from_the_cart_asks_a_visitor_to_log_in(client, course):
     add(client, course, course.price_policies[0].id)
     response = client.post("/settlement", data={"from_cart": "1"})
-    assert "/login?next=/cart" in response.headers["Location"]
+    assert "/login?next=/settlement/from-cart" in response.headers["Location"]
 
 
 def test_a_visitor_buying_now_is_sent_to_log_in_with_the_line_in_the_cart(client, course):

@@ -35,6 +35,7 @@ from app.schemas.catalog import CourseListQuery
 from app.security import NONCE_KEY, page_csrf_token
 from app.services import catalog
 from app.services.catalog_cache import cached_fragment
+from app.services.errors import InvalidInput, NotFound
 
 # Positions in kept pieces, never values: where a course's buy area goes in its kept content,
 # and where, in a page kept whole for visitors, the view puts each one's CSRF token input.
@@ -42,6 +43,7 @@ from app.services.catalog_cache import cached_fragment
 BUY_AREA = Markup("<!--buy-area-{}-->").format(secrets.token_hex(8))
 TOKEN_INPUT = Markup("<!--csrf-token-input-{}-->").format(secrets.token_hex(16))
 _TOKEN_INPUT_BYTES = str(TOKEN_INPUT).encode()
+PAGING = ("page", "per_page")
 
 
 class PersonalContentError(RuntimeError):
@@ -50,7 +52,7 @@ class PersonalContentError(RuntimeError):
 
 @bp.get("/courses")
 def list_courses():
-    query = parse_input(CourseListQuery, request.args).to_query()
+    query = _list_query().to_query()
     language = current_language()
     # Keyed by the whole query string: the page's links keep every argument, in its order.
     content = cached_fragment(
@@ -73,18 +75,26 @@ def list_courses():
 
 @bp.get("/courses/<int:course_id>")
 def course_detail(course_id: int):
-    course = catalog.get_course(course_id)
+    try:
+        course, upcoming = catalog.get_course(course_id), False
+    except NotFound:
+        # Announced, not sold: its page says it is coming and offers nothing to buy.
+        course, upcoming = catalog.get_upcoming_course(course_id), True
     language = current_language()
     around_buy = cached_fragment(
         "course",
         (language, request.script_root, course_id),
         lambda: tuple(
-            _public("courses/_course.html", language, course=course, buy_area=BUY_AREA).split(
-                BUY_AREA
-            )
+            _public(
+                "courses/_course.html",
+                language,
+                course=course,
+                upcoming=upcoming,
+                buy_area=BUY_AREA,
+            ).split(BUY_AREA)
         ),
     )
-    context = {"course": course, "around_buy": around_buy}
+    context = {"course": course, "upcoming": upcoming, "around_buy": around_buy}
     if _without_session():
         return _visitor_page("course", language, "courses/detail.html", context)
     return render_template("courses/detail.html", csrf_token=page_csrf_token, **context)
@@ -96,6 +106,22 @@ def degree_detail(degree_id: int):
     if _without_session():
         return _visitor_page("degree", current_language(), "courses/degree.html", context)
     return render_template("courses/degree.html", csrf_token=page_csrf_token, **context)
+
+
+def _list_query() -> CourseListQuery:
+    """The list's filters as the address gives them. On a page (unlike the API) a page number
+    or size that does not read (`?page=abc`, `?page=0`) is left out rather than refused: the
+    first page does. A filter that does not read stays a 400: it names nothing we have."""
+    args = request.args.to_dict()
+    try:
+        return parse_input(CourseListQuery, args)
+    except InvalidInput as exc:
+        lenient = {name for name in exc.fields if name in PAGING}
+        if not lenient:
+            raise
+        for name in lenient:
+            del args[name]
+        return parse_input(CourseListQuery, args)
 
 
 def _visitor_page(name: str, language: str, template: str, context: dict[str, Any]) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import Response, abort, current_app, jsonify, redirect, request
+from flask import Response, abort, current_app, jsonify, redirect, request, send_from_directory
 from sqlalchemy import text
 
 from app.blueprints.main import bp
@@ -78,6 +78,14 @@ def policy_without_nonce() -> str:
     return "; ".join(
         f"{name} {' '.join(part for part in value.split() if part != NONCE_SOURCE)}"
         for name, value in directives.items()
+    )
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page links to: the same file as static's."""
+    return send_from_directory(
+        current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400
     )
 
 
