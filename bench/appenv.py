@@ -28,7 +28,7 @@ class MariaDB:
     """Where a MariaDB server may answer; the benchmark makes and drops its own database."""
 
     host: str = "127.0.0.1"
-    port: int = 3306
+    port: int = int(os.environ.get("BENCH_MYSQL_PORT", "3306"))  # a server of your own
     user: str = "root"
     password: str = ""
 

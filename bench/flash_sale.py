@@ -163,7 +163,7 @@ class Client:
     def __init__(self, port: int, address: str) -> None:
         self.port, self.address = port, address
         self.token: str | None = None
-        self.conn = http.client.HTTPConnection(HOST, port, timeout=60)
+        self.conn = http.client.HTTPConnection(HOST, port, timeout=900)  # queues are long before
 
     def call(self, method: str, path: str, body=None, headers=None) -> tuple[int, dict | None]:
         head = {"Content-Type": "application/json", "X-Forwarded-For": self.address}
