@@ -85,8 +85,8 @@ class UserView(StaffModelView):
     column_labels = {
         "is_staff": _l("Staff"),
         "active": _l("Account active"),
-        "created_at": _l("Signed up (UTC)"),
-        "last_login_at": _l("Last sign-in (UTC)"),
+        "created_at": _l("Signed up"),
+        "last_login_at": _l("Last sign-in"),
     }
     column_searchable_list = ("username", "email")
     column_filters = (
