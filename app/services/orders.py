@@ -22,9 +22,9 @@ from app.i18n import period_text
 from app.models import CouponRecord, Order, OrderLine, OrderStatus, RecordStatus
 from app.services import pricing
 from app.services.catalog import money
-from app.services.enrollment import extend_enrollment
+from app.services.enrollment import refresh_enrollments
 from app.services.errors import N_, Conflict, InvalidInput, NotFound
-from app.services.offers import LineRef, Offer, check_offers, load_products
+from app.services.offers import LineRef, Offer, check_offers
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 # What an Idempotency-Key may be: 1-64 printable ASCII characters (the column holds 64).
@@ -232,7 +232,7 @@ def _move_status(order_id: int, source: str, target: str, **values: Any) -> bool
 
 
 def mark_paid(order: Order, now: datetime, trade_no: str | None) -> bool:
-    """pending -> paid, coupons reserved -> used, enrollments extended. False (and nothing
+    """pending -> paid, coupons reserved -> used, enrollments derived again. False (and nothing
     done) when the order was not pending any more."""
     if not _move_status(
         order.id, OrderStatus.PENDING, OrderStatus.PAID, paid_at=now, trade_no=trade_no
@@ -244,9 +244,7 @@ def mark_paid(order: Order, now: datetime, trade_no: str | None) -> bool:
         .values(status=RecordStatus.USED, used_at=now)
         .execution_options(synchronize_session=False)
     )
-    products = load_products(line.product_id for line in order.lines)
-    for line in order.lines:
-        extend_enrollment(order.user_id, products[line.product_id], line.valid_period, now)
+    refresh_enrollments(order.user_id, [line.product_id for line in order.lines], now)
     db.session.refresh(order)
     return True
 
