@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, redirect, request, url_for
+from flask import Response, abort, current_app, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin import form as admin_form
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model import typefmt
 from flask_admin.model.form import InlineFormAdmin, converts
@@ -48,28 +51,85 @@ class StaffOnly:
 
 
 class StaffIndexView(StaffOnly, AdminIndexView):
-    """The dashboard: sales of the last 30 days, best sellers, coupon usage, the job queues."""
+    """The dashboard: what waits for staff (refund requests, payments to give back), sales of
+    the last 30 days, best sellers, coupon usage; its figures as CSV."""
 
     @expose("/")
     def index(self) -> str:
-        from app.models.types import utcnow
-        from app.services import reports
-
-        days = reports.sales_per_day(utcnow())
+        figures = _dashboard_figures()
+        days = figures["days"]
         chart = {
             "labels": [d.day.isoformat() for d in days],
             "revenue": [str(d.revenue) for d in days],
             "orders": [d.orders for d in days],
         }
-        return self.render(
-            self._template,
-            days=days,
-            chart=chart,
-            total_revenue=sum((d.revenue for d in days), start=reports.ZERO),
-            total_orders=sum(d.orders for d in days),
-            best_sellers=reports.best_sellers(),
-            coupons=reports.coupon_usage(),
+        return self.render(self._template, chart=chart, **figures, **_waiting())
+
+    @expose("/dashboard.csv")
+    def figures_csv(self) -> Any:
+        """The dashboard's figures for a spreadsheet: one table after another, each with its
+        heading row; money as plain decimals."""
+        from app.admin.orders import spreadsheet_safe
+        from app.models.types import utcnow
+
+        figures, waiting = _dashboard_figures(), _waiting()
+        out = io.StringIO()
+        rows = csv.writer(out)
+        rows.writerow([_("Refund requests"), waiting["refund_requests"]])
+        rows.writerow([_("Payments to give back"), waiting["flagged_payments"]])
+        rows.writerow([_("Revenue, last 30 days"), figures["total_revenue"]])
+        rows.writerow([_("Paid orders, last 30 days"), figures["total_orders"]])
+        rows.writerow([])
+        rows.writerow([_("Day"), _("Paid orders"), _("Revenue")])
+        for d in figures["days"]:
+            rows.writerow([d.day.isoformat(), d.orders, d.revenue])
+        rows.writerow([])
+        rows.writerow([_("Product"), _("Sold"), _("Revenue")])
+        for b in figures["best_sellers"]:
+            rows.writerow([spreadsheet_safe(b.name), b.sold, b.revenue])
+        rows.writerow([])
+        rows.writerow([_("Coupon"), _("Quantity"), _("Claimed"), _("Reserved"), _("Used")])
+        for c in figures["coupons"]:
+            quantity = "" if c.quantity is None else c.quantity
+            rows.writerow([spreadsheet_safe(c.name), quantity, c.claimed, c.reserved, c.used])
+        name = f"dashboard-{utcnow().strftime('%Y%m%d-%H%M%S')}.csv"
+        return Response(
+            "\ufeff" + out.getvalue(),  # the BOM: Excel reads the Chinese names as UTF-8
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
+
+
+def _dashboard_figures() -> dict[str, Any]:
+    from app.models.types import utcnow
+    from app.services import reports
+
+    days = reports.sales_per_day(utcnow())
+    return {
+        "days": days,
+        "total_revenue": sum((d.revenue for d in days), start=reports.ZERO),
+        "total_orders": sum(d.orders for d in days),
+        "best_sellers": reports.best_sellers(),
+        "coupons": reports.coupon_usage(),
+    }
+
+
+def _waiting() -> dict[str, Any]:
+    """What waits for staff, counted, with where it is handled."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import Order, OrderStatus
+
+    def count(*where: Any) -> int:
+        return db.session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
+
+    return {
+        "refund_requests": count(Order.status == OrderStatus.REFUND_REQUESTED),
+        "flagged_payments": count(Order.needs_refund.is_(True)),
+        "refund_requests_url": url_for("admin_refunds.index", _anchor="requests"),
+        "flagged_payments_url": url_for("admin_refunds.index", _anchor="flagged"),
+    }
 
 
 class StaffView(StaffOnly, BaseView):
@@ -212,6 +272,25 @@ class StaffInline(InlineFormAdmin):
     """An inline form (a course's prices, FAQs...) labelled as the staff pages label fields."""
 
     column_labels = FIELD_LABELS
+
+
+class IdEqualFilter(FilterEqual):
+    """Records of one row of another table by its id (one user's orders): the target of links
+    between the staff pages, e.g. `?flt0_<index>=<id>`."""
+
+    def validate(self, value: Any) -> bool:
+        return isinstance(value, str) and value.isdigit() and len(value) < 12
+
+    def clean(self, value: Any) -> int:
+        return int(value)
+
+
+def user_link(view: Any, context: Any, model: Any, name: str) -> Markup | str:
+    """A column formatter: the record's student, linked to their page."""
+    if model.user is None:
+        return ""
+    url = url_for("admin_users.details_view", id=model.user_id)
+    return Markup('<a href="{}">{}</a>').format(url, model.user.username)
 
 
 class StaffModelView(StaffOnly, ModelView):

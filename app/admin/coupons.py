@@ -24,7 +24,13 @@ from wtforms import RadioField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from app.admin import admin_endpoint
-from app.admin.base import ReadOnlyModelView, StaffForm, StaffModelView
+from app.admin.base import (
+    IdEqualFilter,
+    ReadOnlyModelView,
+    StaffForm,
+    StaffModelView,
+    user_link,
+)
 from app.extensions import db
 from app.i18n import say
 from app.models import Coupon, CouponKind, CouponRecord, RecordStatus
@@ -119,11 +125,13 @@ def _use_window(view: Any, context: Any, model: Coupon, name: str) -> str:
     return _("%(start)s to %(end)s", start=start, end=end)
 
 
-def records_url(coupon_id: int | None = None) -> str:
-    """The coupon records page, showing only this coupon's records when one is given."""
+def records_url(coupon_id: int | None = None, user_id: int | None = None) -> str:
+    """The coupon records page, showing only this coupon's (or this student's) records."""
     args = {}
     if coupon_id is not None:
         args[f"flt0_{CouponRecordView.column_filters.index(COUPON_FILTER)}"] = coupon_id
+    if user_id is not None:
+        args[f"flt1_{CouponRecordView.column_filters.index(RECORD_USER_FILTER)}"] = user_id
     return url_for(admin_endpoint("coupon-records") + ".index_view", **args)
 
 
@@ -416,6 +424,7 @@ class CouponEqualFilter(FilterEqual):
 
 
 COUPON_FILTER = CouponEqualFilter(CouponRecord.coupon_id, _l("Coupon"))
+RECORD_USER_FILTER = IdEqualFilter(CouponRecord.user_id, _l("Student ID"))
 STATUS_FILTER = RecordStatusFilter(
     CouponRecord.status, _l("Status"), options=list(STATUS_LABELS.items())
 )
@@ -464,9 +473,10 @@ class CouponRecordView(ReadOnlyModelView):
         "status": _record_status,
         "coupon": _record_coupon,
         "order": _record_order,
+        "user": user_link,
     }
     column_searchable_list = ("user.username", "code")
-    column_filters = [COUPON_FILTER, STATUS_FILTER]
+    column_filters = [COUPON_FILTER, STATUS_FILTER, RECORD_USER_FILTER]
     column_sortable_list = (
         "code",
         "claimed_at",

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, url_for
 from flask_admin import Admin
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, BooleanEqualFilter, FilterEqual
 from flask_admin.model import filters as admin_filters
@@ -24,7 +24,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.admin import admin_endpoint
-from app.admin.base import ReadOnlyModelView
+from app.admin.base import IdEqualFilter, ReadOnlyModelView, user_link
 from app.admin.labels import ITEM_TYPES
 from app.extensions import db
 from app.models import CouponRecord, Order, OrderStatus, PaymentEvent, PaymentMethod
@@ -140,6 +140,20 @@ class CreatedBetweenFilter(BaseSQLAFilter, admin_filters.BaseDateBetweenFilter):
 
 # --- orders -------------------------------------------------------------------------------------
 
+USER_FILTER = IdEqualFilter(Order.user_id, _l("Student ID"))
+STATUS_FILTER = FilterEqual(Order.status, _l("Status"), options=STATUS_CHOICES)
+REFUND_FILTER = BooleanEqualFilter(Order.needs_refund, _l("Payment to give back"))
+
+
+def orders_url(**filters: Any) -> str:
+    """The orders list filtered: `orders_url(user=3)`, `orders_url(status="refund_requested")`,
+    `orders_url(needs_refund=1)`."""
+    args = {}
+    for i, (name, value) in enumerate(filters.items()):
+        flt = {"user": USER_FILTER, "status": STATUS_FILTER, "needs_refund": REFUND_FILTER}[name]
+        args[f"flt{i}_{OrderView.column_filters.index(flt)}"] = value
+    return url_for(admin_endpoint("orders") + ".index_view", **args)
+
 
 def _status(view: Any, context: Any, model: Order, name: str) -> str:
     return str(STATUS_LABELS.get(model.status, model.status))
@@ -172,7 +186,7 @@ def _items(view: Any, context: Any, model: Order, name: str) -> str:
 ORDER_LIST_FORMATTERS = {
     "status": _status,
     "payment_method": _method,
-    "user": _username,
+    "user": user_link,
     "original_amount": _money,
     "discount_amount": _money,
     "actual_amount": _money,
@@ -235,13 +249,14 @@ class OrderView(ReadOnlyModelView):
     column_formatters = ORDER_LIST_FORMATTERS
     column_searchable_list = ("order_no", "user.username")
     column_filters = (
-        FilterEqual(Order.status, _l("Status"), options=STATUS_CHOICES),
+        STATUS_FILTER,
         FilterEqual(Order.payment_method, _l("Payment"), options=METHOD_CHOICES),
-        BooleanEqualFilter(Order.needs_refund, _l("Payment to give back")),
+        REFUND_FILTER,
         CreatedOnFilter(Order.created_at, _l("Created")),
         CreatedFromFilter(Order.created_at, _l("Created")),
         CreatedUntilFilter(Order.created_at, _l("Created")),
         CreatedBetweenFilter(Order.created_at, _l("Created")),
+        USER_FILTER,  # last: links keep the others' positions
     )
     column_sortable_list = (
         "order_no",

@@ -21,6 +21,7 @@ from sqlalchemy import inspect
 from wtforms import BooleanField
 
 from app.admin import admin_endpoint
+from app.admin.access import AccessPages
 from app.admin.base import StaffForm, StaffModelView
 from app.blueprints.auth.forms import email_field, new_password_field, repeat_field
 from app.extensions import db
@@ -64,7 +65,7 @@ class PasswordResetForm(StaffForm):
     confirm = repeat_field(_l("Repeat the new password"), of="new_password")
 
 
-class UserView(StaffModelView):
+class UserView(AccessPages, StaffModelView):
     """Users, newest first. They sign up themselves (or `flask create-admin`); none is deleted
     here, since their orders stay."""
 
@@ -96,8 +97,19 @@ class UserView(StaffModelView):
     column_sortable_list = ("username", "email", "created_at", "last_login_at")
     column_default_sort = [("created_at", True), ("id", True)]
     column_extra_row_actions = [
+        EndpointLinkRowAction("fa fa-unlock", ".access_view", title=_l("Access")),
         EndpointLinkRowAction("fa fa-key", ".password_view", title=_l("Reset password")),
     ]
+
+    def orders_url(self, user_id: int) -> str:
+        from app.admin.orders import orders_url
+
+        return orders_url(user=user_id)
+
+    def coupon_records_url(self, user_id: int) -> str:
+        from app.admin.coupons import records_url
+
+        return records_url(user_id=user_id)
 
     def on_model_change(self, form: Any, model: User, is_created: bool) -> None:
         was_active = inspect(model).attrs.active.history.deleted

@@ -10,7 +10,10 @@ from html.parser import HTMLParser
 
 import pytest
 
+from app.extensions import db
 from app.i18n import LANG_COOKIE
+from app.models.types import utcnow
+from app.services.enrollment import grant_access, revoke_grant
 from tests.factories import (
     ChapterFactory,
     CouponFactory,
@@ -165,6 +168,13 @@ def shop(app, staff):
     order.lines[0].valid_period_text = "30天"  # as the student bought it
     CouponRecordFactory(coupon=coupon, user=student, code="码1", order=None)
     EnrollmentFactory(user=student, product=course)
+    now = utcnow()
+    grant_access(student.id, course.id, granted_by_id=staff.id, reason="补偿", now=now, days=30)
+    kept = grant_access(
+        student.id, course.id, granted_by_id=staff.id, reason="多送", now=now, days=7
+    )
+    revoke_grant(kept.id, revoked_by_id=staff.id, reason="误发", now=now)
+    db.session.commit()
     return {"course": course, "chapter": chapter, "student": student, "order": order}
 
 
@@ -202,6 +212,7 @@ def test_every_staff_page_reads_chinese(app, staff_client, shop):
     pages = admin_pages(app, shop)
     pages += [
         f"/admin/users/password/?id={shop['student'].id}",
+        f"/admin/users/access/?id={shop['student'].id}",
         "/admin/coupons/issue/?id=1",
     ]
     assert len(pages) > 25
