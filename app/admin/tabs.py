@@ -33,6 +33,12 @@ class Tabs(rules.NestedRule):
         tabs[0].first = True
         self.tabs = tabs
 
+    @property
+    def visible_fields(self) -> list[str]:
+        # The CSRF token is rendered by the form's hidden_tag, outside any rule: it is not
+        # "missing from the ruleset" (Flask-Admin warns about such fields).
+        return [*super().visible_fields, "csrf_token"]
+
     def __call__(self, form: Any, form_opts: Any = None, field_args: Any = None) -> Markup:
         links = Markup("").join(
             Markup(

@@ -121,15 +121,45 @@ document.addEventListener("DOMContentLoaded", function () {
 
   function showTabOf(element) {
     var pane = element.closest && element.closest(".tab-pane");
-    if (!pane || pane.classList.contains("active") || !window.jQuery) {
+    if (!pane || pane.classList.contains("active")) {
       return;
     }
+    // At once, not through Bootstrap's fade (which shows the pane only after a transition):
+    // the browser focuses the refused field right after this.
+    Array.prototype.forEach.call(pane.parentNode.children, function (other) {
+      other.classList.remove("active", "show");
+    });
+    pane.classList.add("active", "show");
     var link = document.getElementById(pane.id + "-link");
     if (link) {
-      window.jQuery(link).tab("show");
+      var tabs = link.closest(".nav").querySelectorAll(".nav-link");
+      Array.prototype.forEach.call(tabs, function (other) {
+        other.classList.remove("active");
+        other.setAttribute("aria-selected", "false");
+      });
+      link.classList.add("active");
+      link.setAttribute("aria-selected", "true");
     }
   }
 
+  // Before the browser checks the form (which happens after the click), so that the field it
+  // refuses is on screen and can take the focus.
+  document.addEventListener(
+    "click",
+    function (event) {
+      var button = event.target instanceof Element && event.target.closest("[type=submit]");
+      if (!button || !button.form || button.formNoValidate || button.form.noValidate) {
+        return;
+      }
+      var refused = button.form.querySelector(
+        "input:invalid, select:invalid, textarea:invalid"
+      );
+      if (refused) {
+        showTabOf(refused);
+      }
+    },
+    true
+  );
   document.addEventListener(
     "invalid",
     function (event) {
