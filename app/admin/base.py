@@ -238,7 +238,8 @@ def _time(view: Any, value: datetime, name: str) -> str:
 def _yes_no(view: Any, value: bool, name: str) -> Markup:
     icon = "fa-check-circle text-success" if value else "fa-minus-circle text-muted"
     text = _("Yes") if value else _("No")
-    return Markup('<span class="fa {}" title="{}"></span><span class="sr-only">{}</span>').format(
+    # No `sr-only` text: absolutely placed, it would escape a list that scrolls on a phone.
+    return Markup('<span class="fa {}" role="img" title="{}" aria-label="{}"></span>').format(
         icon, text, text
     )
 
