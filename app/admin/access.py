@@ -21,6 +21,7 @@ from sqlalchemy.orm import joinedload, with_polymorphic
 from wtforms import IntegerField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from app import unit_of_work
 from app.admin.base import LocalDateTimeField, StaffForm
 from app.extensions import db
 from app.i18n import period_text, say
@@ -28,7 +29,6 @@ from app.models import AccessGrant, Course, DegreeCourse, Enrollment, Product, U
 from app.models.types import utcnow
 from app.services import enrollment
 from app.services.errors import DomainError, InvalidInput
-from app.services.retry import retry_on_deadlock
 
 REASON = [DataRequired(), Length(max=enrollment.REASON_MAX)]
 
@@ -114,17 +114,16 @@ class AccessPages:
         form = GrantForm(prefix="grant")
         form.product.choices = product_choices()
         if form.validate_on_submit():
+            user_id, username = user.id, user.username  # nothing is read after the commit
             try:
-                retry_on_deadlock(lambda: _grant_and_commit(user.id, form))
+                unit_of_work.run(lambda: _grant(user_id, form))
             except InvalidInput as exc:
-                db.session.rollback()
                 _fields_onto(form, exc)
             except DomainError as exc:
-                db.session.rollback()
                 flash(say(exc.message), "error")
             else:
-                flash(_("Access given to %(username)s.", username=user.username), "success")
-                return redirect(self.get_url(".access_view", id=user.id))
+                flash(_("Access given to %(username)s.", username=username), "success")
+                return redirect(self.get_url(".access_view", id=user_id))
         return self.render(
             "admin/users/access.html",
             user=user,
@@ -149,9 +148,8 @@ class AccessPages:
             flash(_("Say why the access is taken back (at most 500 characters)."), "error")
         else:
             try:
-                retry_on_deadlock(lambda: _revoke_and_commit(grant_id, form.reason.data))
+                unit_of_work.run(lambda: _revoke(grant_id, form.reason.data))
             except DomainError as exc:
-                db.session.rollback()
                 flash(say(exc.message), "error")
             else:
                 flash(_("The grant was revoked."), "success")
@@ -165,7 +163,7 @@ ENROLLMENT_STATUS = {
 }
 
 
-def _grant_and_commit(user_id: int, form: GrantForm) -> None:
+def _grant(user_id: int, form: GrantForm) -> None:
     enrollment.grant_access(
         user_id,
         form.product.data,
@@ -175,12 +173,10 @@ def _grant_and_commit(user_id: int, form: GrantForm) -> None:
         days=form.days.data,
         until=form.until.data,
     )
-    db.session.commit()
 
 
-def _revoke_and_commit(grant_id: int, reason: str) -> None:
+def _revoke(grant_id: int, reason: str) -> None:
     enrollment.revoke_grant(grant_id, revoked_by_id=current_user.id, reason=reason, now=utcnow())
-    db.session.commit()
 
 
 def _user_from_args() -> User | None:

@@ -109,7 +109,8 @@ def _dashboard_figures() -> dict[str, Any]:
         "days": days,
         "total_revenue": sum((d.revenue for d in days), start=reports.ZERO),
         "total_orders": sum(d.orders for d in days),
-        "best_sellers": reports.best_sellers(),
+        "best_sellers": (best := reports.best_sellers_snapshot(utcnow())).items,
+        "best_sellers_counted_at": best.counted_at,
         "coupons": reports.coupon_usage(),
     }
 

@@ -187,7 +187,7 @@ def test_staff_give_and_take_back_access_from_the_students_page(app, page, live_
     page.locator("#grant-days").fill("30")
     page.locator("#grant-reason").fill("直播事故补偿")
     page.locator(".grant-form button[type=submit]").click()
-    expect(page.locator(".alert-success")).to_contain_text("已为 小明 开通")
+    expect(page.locator(".alert-success")).to_contain_text("已为 小明 授权")
     expect(page.locator(".access-grant")).to_contain_text("boss 于")
     assert enrollment.can_study(student.id, course.id, utcnow())
     screenshot(page, "admin-user-access-zh-1366")
@@ -196,7 +196,7 @@ def test_staff_give_and_take_back_access_from_the_students_page(app, page, live_
     grant = page.locator(".access-grant").first
     grant.locator("textarea").fill("发错了人")
     grant.locator("button[type=submit]").click()
-    expect(page.locator(".alert-success")).to_contain_text("已收回")
+    expect(page.locator(".alert-success")).to_contain_text("授权已撤销")
     expect(page.locator(".access-grant").first).to_contain_text("发错了人")
     db.session.expire_all()
     assert db.session.scalar(select(AccessGrant.revoke_reason)) == "发错了人"

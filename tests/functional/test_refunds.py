@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
+from app import unit_of_work
 from app.blueprints.payments.sandbox import sandbox_notification
 from app.extensions import db
 from app.models import Enrollment, Order, PaymentEvent
@@ -76,13 +77,13 @@ def ask_refund(client, headers, order, reason="Not for me"):
 
 
 def as_staff(work):
-    """Run a refunds service the way the admin page does: commit, or roll back on a refusal."""
+    """Run a refunds service the way the admin page does: one unit of work, and a gateway's
+    refusal recorded in a second one after the first rolled back."""
     try:
-        result = work()
-        db.session.commit()
-        return result
-    except DomainError:
-        db.session.rollback()
+        return unit_of_work.run(work)
+    except refunds.RefundFailed as exc:
+        failure = exc.failure
+        unit_of_work.run(lambda: refunds.record_failure(failure))
         raise
 
 

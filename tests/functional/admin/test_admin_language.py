@@ -59,6 +59,8 @@ ALLOWED = {
     "JPEG",
     "PNG",
     "WebP",
+    "MP",  # MP4
+    "WebM",
 }
 STOCK_ENGLISH = (
     "Home",
