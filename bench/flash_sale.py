@@ -18,6 +18,7 @@ Phases, each with `--threads` client threads over `--students` students:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -253,10 +254,8 @@ def _server_pids(server: GunicornServer) -> list[int]:
     Redis (their pid files under BENCH_PIDS, comma-separated)."""
     pids = [server.process.pid] if server.process is not None else []
     for pid_file in filter(None, os.environ.get("BENCH_PIDS", "").split(",")):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             pids.append(int(Path(pid_file).read_text().strip()))
-        except (OSError, ValueError):
-            pass
     return pids
 
 
