@@ -60,7 +60,8 @@ class StaffIndexView(StaffOnly, AdminIndexView):
             chart=chart,
             total_revenue=sum((d.revenue for d in days), start=reports.ZERO),
             total_orders=sum(d.orders for d in days),
-            best_sellers=reports.best_sellers(),
+            best_sellers=(best := reports.best_sellers_snapshot(utcnow())).items,
+            best_sellers_counted_at=best.counted_at,
             coupons=reports.coupon_usage(),
         )
 

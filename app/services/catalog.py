@@ -23,11 +23,11 @@ from app.models import (
     CourseCategory,
     CourseChapter,
     DegreeCourse,
-    Enrollment,
     PricePolicy,
     Product,
     ProductStatus,
 )
+from app.models.search import boolean_query
 from app.services.catalog_cache import Entry, cached_entry
 from app.services.errors import N_, NotFound
 
@@ -101,7 +101,9 @@ def faq_dict(faq) -> dict[str, Any]:
     return {"id": faq.id, "question": faq.question, "answer": faq.answer}
 
 
-def section_dict(section) -> dict[str, Any]:
+def section_dict(section, course_id: int | None) -> dict[str, Any]:
+    """A section as the course's page shows it; a free trial links to its lesson page when
+    the course is online (`course_id`; None: not open to try)."""
     shown = {
         "id": section.id,
         "name": section.name,
@@ -109,8 +111,8 @@ def section_dict(section) -> dict[str, Any]:
         "duration": section.duration,
         "free_trial": section.free_trial,
     }
-    if section.free_trial:  # the link of a paid section is for enrolled students only
-        shown["link"] = section.link
+    if section.free_trial and course_id is not None:  # where anyone may watch it
+        shown["link"] = f"/learn/{course_id}/{section.id}"
     return shown
 
 
@@ -150,15 +152,6 @@ def list_categories_json() -> bytes:
     return _categories().json()
 
 
-def _min_price():
-    return (
-        select(func.min(PricePolicy.price))
-        .where(PricePolicy.product_id == Product.id, PricePolicy.active.is_(True))
-        .correlate(Product)
-        .scalar_subquery()
-    )
-
-
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -175,6 +168,10 @@ def _filtered_courses(query: CourseQuery) -> Select:
         stmt = stmt.where(
             or_(Course.name.ilike(pattern, escape="\\"), Course.brief.ilike(pattern, escape="\\"))
         )
+        # On MariaDB the FULLTEXT index finds the few rows the LIKE then checks (search.py).
+        words = boolean_query(query.q)
+        if words is not None and db.session.get_bind().dialect.name == "mysql":
+            stmt = stmt.where(Product.search_text.match(words))
     return stmt
 
 
@@ -182,18 +179,12 @@ def _ordered(stmt: Select, sort: str) -> Select:
     if sort == "newest":
         return stmt.order_by(Course.created_at.desc(), Course.id.desc())
     if sort in ("price_asc", "price_desc"):
-        price = _min_price()
+        price = Course.sort_price  # the cheapest current policy (app/models/pricing.py)
         # Courses with no price yet go last either way.
         direction = price.asc() if sort == "price_asc" else price.desc()
         return stmt.order_by(price.is_(None), direction, Course.sort_order, Course.id)
-    if sort == "popular":
-        students = (
-            select(func.count(Enrollment.id))
-            .where(Enrollment.product_id == Product.id)
-            .correlate(Product)
-            .scalar_subquery()
-        )
-        return stmt.order_by(students.desc(), Course.sort_order, Course.id)
+    if sort == "popular":  # the stored count of enrollments (app/models/counters.py)
+        return stmt.order_by(Course.students.desc(), Course.sort_order, Course.id)
     return stmt.order_by(Course.sort_order, Course.id)
 
 
@@ -244,6 +235,7 @@ def _course_content(course_id: int, status: ProductStatus) -> dict[str, Any] | N
     if course is None:
         return None
     detail = course.detail
+    open_to_try = course.id if course.status == ProductStatus.ONLINE else None
     return {
         **course_summary(course),
         "course_type": course.course_type,
@@ -266,7 +258,7 @@ def _course_content(course_id: int, status: ProductStatus) -> dict[str, Any] | N
                 "number": ch.number,
                 "name": ch.name,
                 "summary": ch.summary,
-                "sections": [section_dict(s) for s in ch.sections],
+                "sections": [section_dict(s, open_to_try) for s in ch.sections],
             }
             for ch in course.chapters
         ],

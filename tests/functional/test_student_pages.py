@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from app.extensions import db
 from app.services import homepage
@@ -183,3 +184,60 @@ def test_the_sandbox_gateway_and_the_order_page_agree_on_the_deadline(client):
     deadline = f"{shown} UTC+8"
     assert f'<dd class="col-7 pay-before">{deadline}</dd>' in gateway
     assert deadline in html(client.get(f"/orders/{order.order_no}"))
+
+
+# --- languages ------------------------------------------------------------------------------------
+
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")
+# Chinese that belongs on an English page: the brand, and the switch back to Chinese.
+MEANT = ("路飞学城", "中文", '<span class="brand-mark" aria-hidden="true">路</span>')
+
+
+def test_english_pages_have_no_chinese_fixed_text(client):
+    from app.models.types import utcnow
+    from app.services.payments import pay_url_for
+    from tests.factories import (
+        ChapterFactory,
+        DegreeCourseFactory,
+        EnrollmentFactory,
+        SectionFactory,
+    )
+
+    student = UserFactory(username="reader")
+    course = CourseFactory(name="Flask in action", policies=[(30, "99.00"), (0, "299.00")])
+    section = SectionFactory(chapter=ChapterFactory(course=course, name="Basics"), name="Intro")
+    degree = DegreeCourseFactory(name="Web degree", policies=[(365, "999.00")])
+    CouponRecordFactory(user=student, coupon=CouponFactory(name="Welcome"))
+    EnrollmentFactory(user=student, product=course)
+    paid = make_order(student, lines=[(course, "99.00", "0.00", "0.00")])
+    pending = make_order(student, status="pending", created_at=utcnow())
+    client.set_cookie("lang", "en")
+    sign_in(client, student)
+    add_to_cart(client, CourseFactory(name="Go basics", policies=[(30, "59.00")]))
+    client.post("/settlement", data={"from_cart": "1"})
+    paths = [
+        "/courses",
+        f"/courses/{course.id}",
+        f"/degree-courses/{degree.id}",
+        "/cart",
+        "/settlement",
+        "/orders",
+        f"/orders/{paid.order_no}",
+        "/my/courses",
+        f"/learn/{course.id}/{section.id}",
+        "/coupons",
+        "/account",
+        urlsplit(pay_url_for(client.application, pending))._replace(scheme="", netloc="").geturl(),
+        "/logout",
+    ]
+    for path in paths:
+        page = html(client.get(path))
+        for meant in MEANT:
+            page = page.replace(meant, "")
+        assert CJK.findall(page) == [], path
+    client.post("/logout")
+    for path in ("/", "/login", "/register", "/courses?page=9"):
+        page = html(client.get(path))
+        for meant in MEANT:
+            page = page.replace(meant, "")
+        assert CJK.findall(page) == [], path

@@ -5,7 +5,8 @@ a static script, whether someone is signed in. Besides a token, this one endpoin
 the page session's cookie: it only reads (GET, nothing is changed or stored, a visitor is given
 no session), and only for requests the browser marks as made by this site itself
 (`Sec-Fetch-Site`), so that no other site's page can learn who its visitor is. The rest of the
-API takes tokens only (and is exempt from CSRF because of that).
+API takes a token, or the page session under the same rule plus the page's CSRF token for
+anything but a read (`app/blueprints/api/auth.py: session_user`).
 """
 
 from __future__ import annotations

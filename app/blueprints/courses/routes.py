@@ -152,16 +152,21 @@ def _kept_page(name: str, language: str, template: str, **context: Any) -> tuple
     )
 
 
+KEPT_PAGE_HOST = "http://127.0.0.1:5000"
+
+
 def _public(template: str, language: str, **context: Any) -> Markup:
     """`template` rendered as any visitor without a session would get it at this address, in
     an app and request context of their own: a fresh `g`, no cookie, no header, no session and
     no user. A CSRF token or a CSP nonce asked for there raises (it would be one request's value
     kept for everyone), and so does a session written or a user signed in."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    # Only the address: the host is the configured one, never the request's Host header.
+    # Only the address: the host is the configured one (in development, where it may be unset,
+    # a fixed stand-in: pages link by path), never the request's Host header.
+    host = app.config.get("PUBLIC_BASE_URL") or KEPT_PAGE_HOST
     address = {
         "path": request.path,
-        "base_url": app.config["PUBLIC_BASE_URL"] + request.script_root,
+        "base_url": host + request.script_root,
         "query_string": request.query_string.decode("latin-1"),
     }
     with app.app_context(), app.test_request_context(**address), force_locale(language):

@@ -22,10 +22,11 @@
         return;
       }
       var me = body.data;
-      var count = document.querySelector("[data-cart-count]");
-      if (count && me.cart_count > 0) {
-        count.textContent = String(me.cart_count);
-        count.hidden = false;
+      if (me.cart_count > 0) {
+        document.querySelectorAll("[data-cart-count]").forEach(function (count) {
+          count.textContent = String(me.cart_count);
+          count.hidden = false;
+        });
       }
       if (!me.user) {
         return;

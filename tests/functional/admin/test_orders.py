@@ -54,7 +54,24 @@ def test_orders_are_searched_by_number_and_username(staff_client):
     orders = [xena, yuri]
     assert listed(staff_client, "search=xena", orders) == [xena.order_no]
     assert listed(staff_client, f"search={yuri.order_no}", orders) == [yuri.order_no]
-    assert listed(staff_client, f"search={yuri.order_no[-6:]}", orders) == [yuri.order_no]
+
+
+def test_the_order_search_reads_from_the_start_of_a_number_or_a_username(staff_client):
+    # Both read an index: the start of an order number, the start of a username in any case.
+    # (A piece from the middle would need a scan of every order: it finds nothing.)
+    xena = make_order(UserFactory(username="Xena_2"), order_no="20260101123456789012")
+    xavier = make_order(UserFactory(username="xavier"), order_no="20260202999999999999")
+    digits = make_order(UserFactory(username="20261"), order_no="20250505000000000001")
+    orders = [xena, xavier, digits]
+    assert listed(staff_client, "search=XEN", orders) == [xena.order_no]
+    assert listed(staff_client, "search=x", orders) == sorted([xena.order_no, xavier.order_no])
+    assert listed(staff_client, "search=xena_", orders) == [xena.order_no]
+    assert listed(staff_client, "search=xen%25", orders) == []  # % is a character here
+    assert listed(staff_client, f"search={xena.order_no[:-3]}", orders) == [xena.order_no]
+    assert listed(staff_client, f"search={xena.order_no[-6:]}", orders) == []
+    assert listed(staff_client, "search=20261", orders) == [digits.order_no]  # its user
+    assert listed(staff_client, "search=202601", orders) == [xena.order_no]  # its number
+    assert listed(staff_client, "search=avier", orders) == []
 
 
 def test_orders_are_filtered_by_status_method_and_refund_flag(staff_client):
