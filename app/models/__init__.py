@@ -22,7 +22,14 @@ from app.models.catalog import (
 )
 from app.models.coupons import Coupon, CouponKind, CouponRecord, RecordStatus
 from app.models.learning import AccessGrant, SectionProgress
-from app.models.orders import Order, OrderLine, OrderStatus, PaymentEvent, PaymentMethod
+from app.models.orders import (
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentEvent,
+    PaymentMethod,
+    SandboxTrade,
+)
 from app.models.pricing import PricePolicy
 from app.models.users import ApiToken, Enrollment, EnrollmentStatus, User
 
@@ -56,6 +63,7 @@ __all__ = [
     "Product",
     "ProductStatus",
     "RecordStatus",
+    "SandboxTrade",
     "SectionProgress",
     "SectionType",
     "Teacher",

@@ -7,8 +7,8 @@ FULLTEXT tokens, app/models/search.py) with a FULLTEXT index on MariaDB; orders 
 created_at (the staff list and export) and by (status, paid_at, actual_amount) (the
 dashboard's sales per day, from the index alone).
 
-Revision ID: 0004_growth
-Revises: 0003_learning
+Revision ID: 0005_growth
+Revises: 0004_pending_lines
 Create Date: 2026-12-03 09:20:00
 
 """
@@ -19,8 +19,8 @@ from alembic import op
 import app.models.types
 from app.models.search import search_text
 
-revision = "0004_growth"
-down_revision = "0003_learning"
+revision = "0005_growth"
+down_revision = "0004_pending_lines"
 branch_labels = None
 depends_on = None
 
