@@ -62,10 +62,11 @@ def test_a_token_says_who_it_belongs_to(client):
     refused(client.get(ME, headers={"Authorization": "Token nonsense"}), 401, "unauthorized")
 
 
-def test_the_session_opens_no_other_api_endpoint(client):
+def test_another_sites_request_opens_no_other_endpoint_with_the_session(client):
     sign_in(client, UserFactory())
-    refused(client.get("/api/v1/cart"), 401, "unauthorized")
-    refused(client.get("/api/v1/orders"), 401, "unauthorized")
+    for path in ("/api/v1/cart", "/api/v1/orders"):
+        response = client.get(path, headers={"Sec-Fetch-Site": "cross-site"})
+        refused(response, 401, "unauthorized")
 
 
 def test_the_openapi_document_describes_it(app):
