@@ -27,6 +27,7 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
             "isolation_level": "READ COMMITTED",
         }
     Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
+    Path(app.config["MEDIA_FOLDER"]).mkdir(parents=True, exist_ok=True)
     Path(app.config["STATIC_INDEX_DIR"]).mkdir(parents=True, exist_ok=True)
 
     from app import ids

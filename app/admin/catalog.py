@@ -7,9 +7,13 @@ Saving commits through Flask-Admin's session; the catalog cache notices the comm
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import current_app, request
 from flask_admin.contrib.sqla.form import InlineOneToOneModelConverter
 from flask_admin.model.form import InlineFormAdmin
 from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField
 from wtforms.validators import (
     URL,
     DataRequired,
@@ -18,10 +22,12 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
+    StopValidation,
 )
 
 from app.admin.base import StaffModelView
 from app.forms.richtext import RichTextField
+from app.i18n import say
 from app.models import (
     FAQ,
     CourseChapter,
@@ -30,8 +36,12 @@ from app.models import (
     PricePolicy,
 )
 from app.models.catalog import CourseType, Level, ProductStatus, SectionType
+from app.services import media
 from app.services.coupons import VALUE_MAX
+from app.services.errors import DomainError
 
+# Room in a chapter's form besides one video: the other fields and the multipart boundaries.
+VIDEO_FORM_OVERHEAD = 1024 * 1024
 SLUG = Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message=_l("Lower-case letters, digits and dashes."))
 NOT_NEGATIVE = NumberRange(min=0, message=_l("Must be 0 or more."))
 # What NUMERIC(10,2) holds: a bigger price is a field message, not a database error.
@@ -81,8 +91,36 @@ class ChapterInline(InlineFormAdmin):
     }
 
 
+class LessonVideoField(FileField):
+    """A section's video (MP4 or WebM). Validating it stores it (app/services/media.py:
+    streamed to disk up to MEDIA_MAX_BYTES, probed with PyAV); a file that is not really a
+    video is a field message. The stored name and probe wait in `stored` for the save."""
+
+    stored: tuple[str, media.Probe] | None = None
+
+    def pre_validate(self, form: Any) -> None:
+        self.stored = None
+        upload = self.data
+        if upload is None or not getattr(upload, "filename", ""):
+            return  # nothing chosen: the section keeps its file
+        try:
+            self.stored = media.store_video(upload.stream)
+        except DomainError as exc:
+            raise StopValidation(say(exc.fields.get("media", exc.message))) from None
+
+
 class SectionInline(InlineFormAdmin):
-    form_columns = ("id", "position", "name", "section_type", "link", "duration", "free_trial")
+    form_columns = (
+        "id",
+        "position",
+        "name",
+        "section_type",
+        "link",
+        "duration",
+        "free_trial",
+        "content",
+    )
+    form_overrides = {"content": RichTextField}
     form_choices = {
         "section_type": [
             (SectionType.VIDEO.value, _l("Video")),
@@ -95,7 +133,29 @@ class SectionInline(InlineFormAdmin):
         "position": {"validators": [NOT_NEGATIVE]},
         "duration": {"label": _l("Duration (seconds)"), "validators": [Optional(), NOT_NEGATIVE]},
         "link": {"validators": [Optional(), URL(require_tld=False), Length(max=255)]},
+        "content": {"label": _l("Text (documents) or instructions (exercises)")},
     }
+
+    def postprocess_form(self, form_class: Any) -> Any:
+        form_class.video = LessonVideoField(
+            _l("Video file (MP4 or WebM)"),
+            description=_l(
+                "Replaces the section's video; its duration is read from the file. Students "
+                "watching the old one go on until their link expires."
+            ),
+            render_kw={"accept": "video/mp4,video/webm"},
+        )
+        return form_class
+
+    def on_model_change(self, form: Any, model: CourseSection, is_created: bool) -> None:
+        stored = form.video.stored
+        if stored is not None:
+            # A new name: URLs already handed out name the old file, which stays until it is
+            # pruned (flask prune-media) once no URL can name it any more.
+            name, probe = stored
+            model.media_file = name
+            model.media_type = media.content_type_of(name)
+            model.duration = probe.duration_s
 
 
 class DetailInline(InlineFormAdmin):
@@ -184,6 +244,21 @@ class ChapterView(StaffModelView):
     form_columns = ("course", "number", "name", "summary")
     form_args = ChapterInline.form_args
     inline_models = (SectionInline(CourseSection),)
+    rich_text_editor = True  # a document's text, an exercise's instructions
+
+    def create_blueprint(self, admin: Any) -> Any:
+        blueprint = super().create_blueprint(admin)
+
+        @blueprint.url_value_preprocessor
+        def _room_for_videos(endpoint: str | None, _values: dict | None) -> None:
+            # Before CSRFProtect reads the form: the chapter's forms carry section videos,
+            # up to MEDIA_MAX_BYTES each (Werkzeug spools file parts to disk as it reads).
+            if request.method == "POST":
+                request.max_content_length = (
+                    current_app.config["MEDIA_MAX_BYTES"] + VIDEO_FORM_OVERHEAD
+                )
+
+        return blueprint
 
 
 class DegreeCourseView(StaffModelView):

@@ -180,3 +180,5 @@ class EnrollmentOut(Out):
     valid_until: str | None
     active: bool
     status: Literal["active", "expired", "refunded"]
+    progress: int | None  # percent of sections completed (courses only)
+    resume_section_id: int | None  # where to go on; null when nothing started

@@ -23,7 +23,6 @@ from app.models import (
     CourseCategory,
     CourseChapter,
     DegreeCourse,
-    Enrollment,
     PricePolicy,
     Product,
     ProductStatus,
@@ -102,7 +101,9 @@ def faq_dict(faq) -> dict[str, Any]:
     return {"id": faq.id, "question": faq.question, "answer": faq.answer}
 
 
-def section_dict(section) -> dict[str, Any]:
+def section_dict(section, course_id: int | None) -> dict[str, Any]:
+    """A section as the course's page shows it; a free trial links to its lesson page when
+    the course is online (`course_id`; None: not open to try)."""
     shown = {
         "id": section.id,
         "name": section.name,
@@ -110,8 +111,8 @@ def section_dict(section) -> dict[str, Any]:
         "duration": section.duration,
         "free_trial": section.free_trial,
     }
-    if section.free_trial:  # the link of a paid section is for enrolled students only
-        shown["link"] = section.link
+    if section.free_trial and course_id is not None:  # where anyone may watch it
+        shown["link"] = f"/learn/{course_id}/{section.id}"
     return shown
 
 
@@ -182,14 +183,8 @@ def _ordered(stmt: Select, sort: str) -> Select:
         # Courses with no price yet go last either way.
         direction = price.asc() if sort == "price_asc" else price.desc()
         return stmt.order_by(price.is_(None), direction, Course.sort_order, Course.id)
-    if sort == "popular":
-        students = (
-            select(func.count(Enrollment.id))
-            .where(Enrollment.product_id == Product.id)
-            .correlate(Product)
-            .scalar_subquery()
-        )
-        return stmt.order_by(students.desc(), Course.sort_order, Course.id)
+    if sort == "popular":  # the stored count of enrollments (app/models/counters.py)
+        return stmt.order_by(Course.students.desc(), Course.sort_order, Course.id)
     return stmt.order_by(Course.sort_order, Course.id)
 
 
@@ -240,6 +235,7 @@ def _course_content(course_id: int, status: ProductStatus) -> dict[str, Any] | N
     if course is None:
         return None
     detail = course.detail
+    open_to_try = course.id if course.status == ProductStatus.ONLINE else None
     return {
         **course_summary(course),
         "course_type": course.course_type,
@@ -262,7 +258,7 @@ def _course_content(course_id: int, status: ProductStatus) -> dict[str, Any] | N
                 "number": ch.number,
                 "name": ch.name,
                 "summary": ch.summary,
-                "sections": [section_dict(s) for s in ch.sections],
+                "sections": [section_dict(s, open_to_try) for s in ch.sections],
             }
             for ch in course.chapters
         ],

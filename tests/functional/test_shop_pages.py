@@ -327,26 +327,7 @@ def sections(course):
     return free, paid
 
 
-def test_a_free_trial_section_is_open_to_everyone(client, course, sections):
-    free, _ = sections
-    page = html(client.get(f"/learn/{course.id}/{free.id}"))
-    assert "Free one" in page
-    assert "https://video.example.com/v/1" in page
-    assert "<iframe" not in page
-
-
-def test_a_paid_section_needs_an_active_enrollment(client, student, course, sections):
-    _, paid = sections
-    response = client.get(f"/learn/{course.id}/{paid.id}")
-    assert "/login" in response.headers["Location"]
-    sign_in(client, student)
-    assert client.get(f"/learn/{course.id}/{paid.id}").status_code == 403
-    EnrollmentFactory(user=student, product=course)
-    page = html(client.get(f"/learn/{course.id}/{paid.id}"))
-    assert "https://video.example.com/v/2" in page
-    page = html(client.get("/my/courses"))
-    assert f"/learn/{course.id}/" in page
-    assert "Flask 实战" in page
+# Who may study which section, the lesson page and its media: tests/functional/test_learning.py.
 
 
 def test_an_expired_enrollment_is_refused(client, student, course, sections):

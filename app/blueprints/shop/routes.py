@@ -18,17 +18,14 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from app import unit_of_work
 from app.blueprints.shop import bp
-from app.extensions import db
 from app.i18n import period_text, say
 from app.ids import parse_id
-from app.models import CourseChapter, CourseSection, ItemType, Order, OrderStatus
+from app.models import ItemType, Order, OrderStatus
 from app.models.types import utcnow
-from app.services import cart, catalog, enrollment, orders, payments, refunds, settlement
+from app.services import cart, orders, payments, refunds, settlement
 from app.services.errors import N_, DomainError, InvalidInput, NotFound
 from app.services.offers import ITEM_TYPES, LineRef
 from app.services.orders import busy_coupons
@@ -473,45 +470,3 @@ def withdraw_refund(order_no: str):
         _("Your refund request was withdrawn."),
         refused=_("This refund request is no longer open; see the order's state."),
     )
-
-
-# --- studying -----------------------------------------------------------------------------------
-
-
-def _first_sections(course_ids: list[int]) -> dict[int, int]:
-    """Each course's first section, in one query."""
-    if not course_ids:
-        return {}
-    rows = db.session.execute(
-        select(CourseChapter.course_id, CourseSection.id)
-        .join(CourseSection, CourseSection.chapter_id == CourseChapter.id)
-        .where(CourseChapter.course_id.in_(course_ids))
-        .order_by(CourseChapter.number.desc(), CourseSection.position.desc())
-    ).all()
-    return {course_id: section_id for course_id, section_id in rows}  # the last one wins
-
-
-@bp.get("/my/courses")
-@login_required
-def my_courses():
-    mine = enrollment.my_enrollments(current_user.id, utcnow())
-    first = _first_sections([e["item_id"] for e in mine if e["item_type"] == ItemType.COURSE])
-    return render_template("shop/my_courses.html", enrollments=mine, first_sections=first)
-
-
-@bp.get("/learn/<int:course_id>/<int:section_id>")
-def learn(course_id: int, section_id: int):
-    section = db.session.scalar(
-        select(CourseSection)
-        .where(CourseSection.id == section_id)
-        .options(joinedload(CourseSection.chapter))
-    )
-    if section is None or section.chapter.course_id != course_id:
-        abort(404)
-    course = catalog.get_course(course_id)  # a hidden course is a 404 too
-    if not section.free_trial:
-        if not current_user.is_authenticated:
-            return redirect(_login_url(request.path))
-        if not enrollment.can_study(current_user.id, course_id, utcnow()):
-            abort(403)
-    return render_template("shop/learn.html", course=course, section=section)
