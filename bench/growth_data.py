@@ -67,6 +67,11 @@ def derived_columns(cur) -> None:
             "UPDATE products SET sort_price = (SELECT MIN(p.price) FROM price_policies p"
             " WHERE p.product_id = products.id AND p.active = 1)"
         )
+    if "students" in columns:
+        cur.execute(
+            "UPDATE products SET students = (SELECT COUNT(*) FROM enrollments e"
+            " WHERE e.product_id = products.id)"
+        )
     if "search_text" in columns:
         from app.models.search import search_text
 

@@ -33,6 +33,9 @@ from app.models.orders import (
 from app.models.pricing import PricePolicy
 from app.models.users import ApiToken, Enrollment, EnrollmentStatus, User
 
+# The listeners keeping products.students, after the models they read.
+from app.models import counters  # isort: skip
+
 __all__ = [
     "FAQ",
     "AccessGrant",
@@ -65,6 +68,7 @@ __all__ = [
     "SectionType",
     "Teacher",
     "User",
+    "counters",
     "course_recommendations",
     "course_teachers",
     "degree_course_courses",

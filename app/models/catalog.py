@@ -117,6 +117,8 @@ class Product(db.Model):
     sort_price: Mapped[Decimal | None] = mapped_column(Money)
     # The name and brief as FULLTEXT tokens (app/models/search.py), set on every write.
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # How many enrollments the product has (the `popular` sort), kept by app/models/counters.py.
+    students: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     price_policies: Mapped[list[PricePolicy]] = relationship(  # noqa: F821
         back_populates="product",

@@ -23,7 +23,6 @@ from app.models import (
     CourseCategory,
     CourseChapter,
     DegreeCourse,
-    Enrollment,
     PricePolicy,
     Product,
     ProductStatus,
@@ -184,14 +183,8 @@ def _ordered(stmt: Select, sort: str) -> Select:
         # Courses with no price yet go last either way.
         direction = price.asc() if sort == "price_asc" else price.desc()
         return stmt.order_by(price.is_(None), direction, Course.sort_order, Course.id)
-    if sort == "popular":
-        students = (
-            select(func.count(Enrollment.id))
-            .where(Enrollment.product_id == Product.id)
-            .correlate(Product)
-            .scalar_subquery()
-        )
-        return stmt.order_by(students.desc(), Course.sort_order, Course.id)
+    if sort == "popular":  # the stored count of enrollments (app/models/counters.py)
+        return stmt.order_by(Course.students.desc(), Course.sort_order, Course.id)
     return stmt.order_by(Course.sort_order, Course.id)
 
 

@@ -62,10 +62,14 @@ def test_a_token_says_who_it_belongs_to(client):
     refused(client.get(ME, headers={"Authorization": "Token nonsense"}), 401, "unauthorized")
 
 
-def test_the_session_opens_no_other_api_endpoint(client):
+def test_the_session_opens_no_api_endpoint_to_another_site(client):
+    """The rest of the API takes the page session too (the settlement's live quote), under the
+    same own-site rule, and with the page's CSRF token for writes
+    (tests/functional/test_api_page_session.py)."""
     sign_in(client, UserFactory())
-    refused(client.get("/api/v1/cart"), 401, "unauthorized")
-    refused(client.get("/api/v1/orders"), 401, "unauthorized")
+    cross = {"Sec-Fetch-Site": "cross-site"}
+    refused(client.get("/api/v1/cart", headers=cross), 401, "unauthorized")
+    refused(client.get("/api/v1/orders", headers=cross), 401, "unauthorized")
 
 
 def test_the_openapi_document_describes_it(app):

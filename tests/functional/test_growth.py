@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import PricePolicy, Product
 from tests.api import ok
-from tests.factories import CourseFactory
+from tests.factories import CourseFactory, UserFactory
 from tests.shop_data import make_order
 
 
@@ -63,6 +63,23 @@ def test_price_sorts_follow_the_cheapest_current_policy(client, app):
     db.session.commit()
     assert ids(client, "sort=price_asc") == [b.id, c.id, a.id, free.id]
     assert ids(client, "sort=price_desc") == [a.id, c.id, b.id, free.id]
+
+
+def test_popular_follows_the_enrollments_as_they_come_and_go(client, app):
+    from app.models import Enrollment
+
+    a, b, c = (CourseFactory() for _ in range(3))
+    students = [UserFactory() for _ in range(3)]
+    for student in students:
+        db.session.add(Enrollment(user_id=student.id, product_id=b.id))
+    db.session.add(Enrollment(user_id=students[0].id, product_id=c.id))
+    db.session.commit()
+    assert ids(client, "sort=popular") == [b.id, c.id, a.id]
+    for enrollment in db.session.scalars(select(Enrollment).where(Enrollment.product_id == b.id)):
+        db.session.delete(enrollment)
+    db.session.commit()
+    app.extensions["redis_store"].raw.flushdb()  # enrollments are not catalog changes
+    assert ids(client, "sort=popular") == [c.id, a.id, b.id]
 
 
 # --- search ---------------------------------------------------------------------------------------

@@ -233,3 +233,18 @@ def test_the_settlement_page_sends_the_buyer_to_the_gateway_on_its_own_port(app,
     assert paid.status_code == 302
     assert paid.headers["Location"].startswith(f"{base}/payments/sandbox/gateway?")
     assert db.session.scalar(select(func.count(Enrollment.id))) == 0
+
+
+def test_the_student_is_told_a_stray_payment_will_be_refunded(client, headers, student):
+    from tests.pages import html, sign_in
+
+    course = CourseFactory(policies=[(30, "99.00")])
+    order = ok(place(client, headers, order_body([line(course)], "99.00")), 201)
+    EnrollmentFactory(user=student, product=course, valid_until=None)
+    form = notification_for(order)
+    assert notify(client, form) == "success"
+    sign_in(client, student)
+    page = html(client.get(f"/orders/{order['order_no']}"))
+    assert "不会被重复扣款" in page
+    shown = html(client.get("/payments/alipay/return", query_string=form))
+    assert "退还给你" in shown

@@ -135,6 +135,7 @@ def login(body: LoginIn):
     summary="Log out: revoke the token this request is made with",
     tags=TAGS,
     auth=True,
+    security=[{"token": []}],  # the token itself is what is revoked: no page session
 )
 def logout():
     key = request_token()

@@ -244,7 +244,7 @@ def openapi_document(api: Api, *, title: str, version: str) -> dict[str, Any]:
         if op.security is not None:
             operation["security"] = op.security
         elif op.auth:
-            operation["security"] = [{"token": []}]
+            operation["security"] = [{"token": []}, {"session": []}]
         paths.setdefault(path, {})[op.method.lower()] = operation
     components.schemas["Error"] = ERROR_SCHEMA
     return {
@@ -264,8 +264,9 @@ def openapi_document(api: Api, *, title: str, version: str) -> dict[str, Any]:
                     "type": "apiKey",
                     "in": "cookie",
                     "name": "session",
-                    "description": "The site's page session (read by `GET /me` only, on "
-                    "requests from the site's own pages)",
+                    "description": "The site's page session, on requests from the site's own "
+                    "pages only (`Sec-Fetch-Site`); anything but GET/HEAD/OPTIONS also needs "
+                    "the page's CSRF token in `X-CSRFToken`",
                 },
             },
         },

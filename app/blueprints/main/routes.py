@@ -9,6 +9,7 @@ from flask import Response, abort, current_app, jsonify, redirect, request, send
 from sqlalchemy import text
 
 from app.blueprints.main import bp
+from app.blueprints.main.homepage_files import HomepageFiles
 from app.extensions import db
 from app.i18n import LANG_COOKIE, current_language, supported
 from app.services import homepage
@@ -28,6 +29,8 @@ NONCE_SOURCE = "'nonce-{nonce}'"
 @bp.record_once
 def _rebuild_homepage_on_catalog_change(state) -> None:
     homepage.init_app(state.app)
+    # "/" answered from its files before Flask (homepage_files.py); this view is the fallback.
+    state.app.wsgi_app = HomepageFiles(state.app, state.app.wsgi_app)
 
 
 @bp.get("/")
@@ -56,6 +59,17 @@ def index():
     # (the page has no inline script), as a web server serving the file from disk would send.
     response.headers["Content-Security-Policy"] = policy_without_nonce()
     return response.make_conditional(request)
+
+
+def headers_of_every_homepage() -> list[tuple[str, str]]:
+    """What every answer of "/" carries besides its body and validators: what `index` sets
+    and the security headers (for homepage_files.py, which answers without this view)."""
+    return [
+        ("Cache-Control", f"public, max-age={HOMEPAGE_MAX_AGE}"),
+        ("Vary", ", ".join(HOMEPAGE_VARY)),
+        ("Content-Security-Policy", policy_without_nonce()),
+        *current_app.extensions["security"].static_headers,
+    ]
 
 
 def policy_without_nonce() -> str:
