@@ -44,10 +44,13 @@ STATE = Path(tempfile.gettempdir()) / "growth-bench"  # the app's instance folde
 # --- building -------------------------------------------------------------------------------
 
 
+MARIADB_PORT = int(os.environ.get("GROWTH_MARIADB_PORT", "3306"))
+
+
 def _mariadb():
     from appenv import MariaDB
 
-    return MariaDB()
+    return MariaDB(port=MARIADB_PORT)
 
 
 def _env(database: str, app_root: Path) -> dict[str, str]:
@@ -333,8 +336,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=40, help="per request kind (40)")
     parser.add_argument("--budget", type=float, default=30.0, help="seconds per kind (30)")
     parser.add_argument("--skip", type=lambda s: set(filter(None, s.split(","))), default=set())
+    parser.add_argument("--mariadb-port", type=int, help="MariaDB's port (3306)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.mariadb_port:  # children get it through DATABASE_URL
+        global MARIADB_PORT
+        MARIADB_PORT = args.mariadb_port
 
     if args.child:
         found = measure_here(args.child, args.requests, args.skip, args.budget)

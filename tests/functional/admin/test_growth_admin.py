@@ -78,3 +78,13 @@ def test_the_dashboard_shows_the_last_count_of_best_sellers(staff_client, app, m
     assert counted == [1]
     assert [b.name for b in snapshot.items] == ["Flask", "Python"]
     assert "Flask" in html(staff_client.get("/admin/"))
+
+
+def test_sales_per_day_are_added_up_by_sqlite_too(sqlite_app):
+    from decimal import Decimal
+
+    course = CourseFactory()
+    make_order(lines=[(course, "10.50", "0.00", "0.00")], created_at=utcnow())
+    make_order(lines=[(course, "0.25", "0.00", "0.00")], created_at=utcnow())
+    today = reports.sales_per_day(utcnow())[-1]
+    assert (today.orders, today.revenue) == (2, Decimal("10.75"))
