@@ -157,8 +157,8 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filtered_courses(query: CourseQuery) -> Select:
-    stmt = select(Course).where(Course.status == ProductStatus.ONLINE)
+def _filtered_courses(query: CourseQuery, columns: Any = Course) -> Select:
+    stmt = select(columns).where(Course.status == ProductStatus.ONLINE)
     if query.category_id:
         stmt = stmt.where(Course.category_id == query.category_id)
     if query.level:
@@ -193,14 +193,28 @@ def _ordered(stmt: Select, sort: str) -> Select:
 
 def _courses(query: CourseQuery) -> Entry:
     def build():
-        filtered = _filtered_courses(query)
-        total = db.session.scalar(select(func.count()).select_from(filtered.subquery()))
-        page = db.session.scalars(
-            _ordered(filtered, query.sort)
-            .options(joinedload(Course.category), selectinload(Course.price_policies))
+        counted = _filtered_courses(query, Course.id).subquery()
+        total = db.session.scalar(select(func.count()).select_from(counted))
+        # The page's ids first, from the index alone however far the offset (a deferred
+        # join): then only those rows are read whole.
+        ids = db.session.scalars(
+            _ordered(_filtered_courses(query, Course.id), query.sort)
             .limit(query.per_page)
             .offset((query.page - 1) * query.per_page)
         ).all()
+        found = (
+            {
+                c.id: c
+                for c in db.session.scalars(
+                    select(Course)
+                    .where(Course.id.in_(ids))
+                    .options(joinedload(Course.category), selectinload(Course.price_policies))
+                ).unique()
+            }
+            if ids
+            else {}
+        )
+        page = [found[i] for i in ids]
         return {
             "items": [course_summary(c) for c in page],
             "total": total,
