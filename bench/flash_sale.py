@@ -18,6 +18,7 @@ Phases, each with `--threads` client threads over `--students` students:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -63,7 +64,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="store the passwords as argon2-cffi's defaults hash them (t=3, 64 MiB, p=4), as "
         "the store did before: each first login verifies that and rehashes",
     )
-    parser.add_argument("--internal", choices=("prepare", "check"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--login-cost",
+        action="store_true",
+        help="only measure one login's CPU time in the process (Flask test client, best of 5 x 10)",
+    )
+    parser.add_argument(
+        "--internal", choices=("prepare", "check", "login-cost"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--coupon", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -120,6 +128,40 @@ def _price(line: dict) -> Decimal:
     from app.models import PricePolicy
 
     return db.session.get(PricePolicy, line["price_policy_id"]).price
+
+
+def login_cost(legacy: bool) -> int:
+    """CPU time of one `POST /api/v1/auth/login` in this process (waiting for the database
+    and Redis left out): what limits logins per second on a busy machine."""
+    from argon2 import PasswordHasher
+
+    from app import create_app
+    from app.extensions import db
+    from app.models import User
+    from app.services import accounts
+
+    app = create_app()
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "10.9.9.9"
+    best = float("inf")
+    with app.app_context():
+        hashed = PasswordHasher().hash(PASSWORD) if legacy else accounts.hash_password(PASSWORD)
+        users = [User(username=f"cost_{i:03d}", password_hash=hashed) for i in range(50)]
+        db.session.add_all(users)
+        db.session.commit()
+        names = [user.username for user in users]
+    for round_no in range(5):
+        batch = names[round_no * 10 : round_no * 10 + 10]
+        started = time.process_time()
+        for index, name in enumerate(batch):
+            body = {"username": name, "password": PASSWORD}
+            headers = {"X-Forwarded-For": address_of(round_no * 10 + index)}
+            response = client.post(f"{API}/auth/login", json=body, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"login answered {response.status_code}: {response.data!r}")
+        best = min(best, (time.process_time() - started) / len(batch))
+    print(json.dumps({"login_cpu_ms": round(best * 1000, 1), "legacy_hashes": legacy}))
+    return 0
 
 
 def internal_check(coupon_id: int) -> int:
@@ -185,6 +227,38 @@ class Client:
             return response.status, None
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes and their children so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in set(pids):
+        for child in [pid, *_children(pid)]:
+            try:
+                fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(child) for child in found]
+
+
+def _server_pids(server: GunicornServer) -> list[int]:
+    """The store (gunicorn and its workers) and, when the benchmark has its own, MariaDB and
+    Redis (their pid files under BENCH_PIDS, comma-separated)."""
+    pids = [server.process.pid] if server.process is not None else []
+    for pid_file in filter(None, os.environ.get("BENCH_PIDS", "").split(",")):
+        with contextlib.suppress(OSError, ValueError):
+            pids.append(int(Path(pid_file).read_text().strip()))
+    return pids
+
+
 def address_of(index: int) -> str:
     return f"10.{index // 65536 % 256}.{index // 256 % 256}.{index % 256 + 1}"
 
@@ -222,8 +296,8 @@ class Tally:
 
     def add(self, name: str, status: int, body: dict | None, ms: float) -> None:
         key = str(status or "no answer")
-        if body and isinstance(body, dict) and body.get("slug"):
-            key += f" {body['slug']}"
+        if body and isinstance(body, dict) and body.get("error"):
+            key += f" {body['error']}"
         with self.lock:
             self.latencies.setdefault(name, []).append(ms)
             answers = self.answers.setdefault(name, {})
@@ -264,13 +338,32 @@ def _internal(env: appenv.AppEnvironment, *args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def measure_login_cost(legacy: bool) -> int:
+    env = appenv.prepare(database_name=appenv.BENCH_DATABASE + "_login")
+    env.env.update(CAPTCHA_ENABLED="0", PROXY_FIX_X_FOR="1")
+    try:
+        for step in (("db", "upgrade"),):
+            done = env.flask(*step)
+            if done.returncode != 0:
+                raise RuntimeError(f"flask {' '.join(step)} failed:\n{done.stderr[-2000:]}")
+        cost = _internal(env, "login-cost", *(["--legacy-hashes"] if legacy else []))
+        print(f"one login: {cost['login_cpu_ms']} ms of CPU (legacy hashes: {legacy})")
+    finally:
+        env.cleanup()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.internal == "prepare":
         return internal_prepare(args.students, args.quantity, args.legacy_hashes)
     if args.internal == "check":
         return internal_check(args.coupon)
+    if args.internal == "login-cost":
+        return login_cost(args.legacy_hashes)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.login_cost:
+        return measure_login_cost(args.legacy_hashes)
     started = datetime.now(UTC)
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     env = appenv.prepare(database_name=appenv.BENCH_DATABASE + "_flash")
@@ -328,7 +421,10 @@ def main(argv: list[str] | None = None) -> int:
             client.conn.close()  # a student's next request comes later, on a new connection
 
         print(f"logging {len(names)} students in ({args.threads} threads) ...", flush=True)
+        pids = _server_pids(server)
+        cpu_before = cpu_seconds(pids)
         login_s = run_phase(args.threads, list(range(len(names))), login)
+        login_cpu = cpu_seconds(pids) - cpu_before
         signed_in = [i for i, c in enumerate(clients) if c.token]
 
         def buy(index: int) -> None:
@@ -348,7 +444,9 @@ def main(argv: list[str] | None = None) -> int:
             timed(tally, "order", client, "POST", "/orders", order, key)
 
         print(f"the sale: {len(signed_in)} students claim and order ...", flush=True)
+        cpu_before = cpu_seconds(pids)
         sale_s = run_phase(args.threads, signed_in, buy)
+        sale_cpu = cpu_seconds(pids) - cpu_before
         for client in clients:
             client.conn.close()
         outcome = _internal(env, "check", "--coupon", str(coupon_id))
@@ -386,6 +484,20 @@ def main(argv: list[str] | None = None) -> int:
                 f"{name:<8}{row['requests']:>9}{row['per_s']:>8.1f}{_ms(row['p50_ms'])}"
                 f"{_ms(row['p99_ms'])}  {row['answers']}  ({seconds:.1f} s)"
             )
+        # What the server side spent (store, and MariaDB/Redis when BENCH_PIDS names them):
+        # on a busy machine the rates above measure the machine; this, what each request costs.
+        cpu = {
+            "login_ms_each": round(login_cpu * 1000 / max(1, logins["requests"]), 1),
+            "sale_ms_per_claim": round(sale_cpu * 1000 / max(1, claims["requests"]), 1),
+            "processes": len(pids),
+        }
+        cpu["logins_per_s_on_2_cores"] = round(2000 / cpu["login_ms_each"], 1)
+        cpu["claims_per_s_on_2_cores"] = round(2000 / max(0.1, cpu["sale_ms_per_claim"]), 1)
+        print(
+            f"server CPU: {cpu['login_ms_each']} ms a login, {cpu['sale_ms_per_claim']} ms a "
+            f"claim (its order included): on 2 free cores at most "
+            f"{cpu['logins_per_s_on_2_cores']} logins/s, {cpu['claims_per_s_on_2_cores']} claims/s"
+        )
         print(f"database after the sale: {outcome}")
         print(f"correct: {all(checks.values())} {checks}")
         print(
@@ -407,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
             "claim": claims,
             "order": orders,
             "database": outcome,
+            "server_cpu": cpu,
             "checks": checks,
             "goals": goals,
         }

@@ -11,7 +11,6 @@ from typing import Any
 
 from flask import current_app, request
 from flask_admin.contrib.sqla.form import InlineOneToOneModelConverter
-from flask_admin.model.form import InlineFormAdmin
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
 from wtforms.validators import (
@@ -25,7 +24,18 @@ from wtforms.validators import (
     StopValidation,
 )
 
-from app.admin.base import StaffModelView
+from app.admin.base import StaffInline, StaffModelView
+from app.admin.covers import CoverField, cover_thumbnail, show_cover, take_cover
+from app.admin.labels import (
+    COURSE_TYPES,
+    FIELD_LABELS,
+    LEVELS,
+    PRODUCT_STATUS,
+    ROLES,
+    SECTION_TYPES,
+    choices,
+)
+from app.admin.tabs import Tab, Tabs
 from app.forms.richtext import RichTextField
 from app.i18n import say
 from app.models import (
@@ -35,7 +45,6 @@ from app.models import (
     CourseSection,
     PricePolicy,
 )
-from app.models.catalog import CourseType, Level, ProductStatus, SectionType
 from app.services import media
 from app.services.coupons import VALUE_MAX
 from app.services.errors import DomainError
@@ -46,16 +55,8 @@ SLUG = Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message=_l("Lower-case letters, dig
 NOT_NEGATIVE = NumberRange(min=0, message=_l("Must be 0 or more."))
 # What NUMERIC(10,2) holds: a bigger price is a field message, not a database error.
 PRICE = NumberRange(min=0, max=VALUE_MAX, message=_l("Must be from 0 to 99999999.99."))
-STATUS_CHOICES = [
-    (ProductStatus.ONLINE.value, _l("Online")),
-    (ProductStatus.OFFLINE.value, _l("Offline")),
-    (ProductStatus.UPCOMING.value, _l("Upcoming")),
-]
-LEVEL_CHOICES = [
-    (Level.BEGINNER.value, _l("Beginner")),
-    (Level.INTERMEDIATE.value, _l("Intermediate")),
-    (Level.ADVANCED.value, _l("Advanced")),
-]
+STATUS_CHOICES = choices(PRODUCT_STATUS)
+LEVEL_CHOICES = choices(LEVELS)
 PRODUCT_ARGS = {
     "name": {"validators": [DataRequired(), Length(max=128)]},
     "slug": {"validators": [DataRequired(), Length(max=128), SLUG]},
@@ -64,7 +65,7 @@ PRODUCT_ARGS = {
 }
 
 
-class PricePolicyInline(InlineFormAdmin):
+class PricePolicyInline(StaffInline):
     """A period (days, 0 = forever) and its price; an old policy is switched off, never
     deleted once orders point at it."""
 
@@ -78,12 +79,12 @@ class PricePolicyInline(InlineFormAdmin):
     }
 
 
-class FaqInline(InlineFormAdmin):
+class FaqInline(StaffInline):
     form_columns = ("id", "question", "answer", "sort_order")
     form_args = {"question": {"validators": [DataRequired(), Length(max=255)]}}
 
 
-class ChapterInline(InlineFormAdmin):
+class ChapterInline(StaffInline):
     form_columns = ("id", "number", "name", "summary")
     form_args = {
         "number": {"validators": [NumberRange(min=1, message=_l("Must be 1 or more."))]},
@@ -109,7 +110,7 @@ class LessonVideoField(FileField):
             raise StopValidation(say(exc.fields.get("media", exc.message))) from None
 
 
-class SectionInline(InlineFormAdmin):
+class SectionInline(StaffInline):
     form_columns = (
         "id",
         "position",
@@ -121,13 +122,7 @@ class SectionInline(InlineFormAdmin):
         "content",
     )
     form_overrides = {"content": RichTextField}
-    form_choices = {
-        "section_type": [
-            (SectionType.VIDEO.value, _l("Video")),
-            (SectionType.DOCUMENT.value, _l("Document")),
-            (SectionType.EXERCISE.value, _l("Exercise")),
-        ]
-    }
+    form_choices = {"section_type": choices(SECTION_TYPES)}
     form_args = {
         "name": {"validators": [DataRequired(), Length(max=128)]},
         "position": {"validators": [NOT_NEGATIVE]},
@@ -158,7 +153,7 @@ class SectionInline(InlineFormAdmin):
             model.duration = probe.duration_s
 
 
-class DetailInline(InlineFormAdmin):
+class DetailInline(StaffInline):
     """The course's one detail row, edited on the course's own page."""
 
     inline_converter = InlineOneToOneModelConverter
@@ -189,16 +184,67 @@ class TeacherView(StaffModelView):
     column_list = ("name", "role", "title")
     column_searchable_list = ("name",)
     form_columns = ("name", "role", "title", "signature", "image", "brief")
-    form_choices = {"role": [("lecturer", _l("Lecturer")), ("mentor", _l("Mentor"))]}
+    form_choices = {"role": choices(ROLES)}
     form_args = {"name": {"validators": [DataRequired(), Length(max=64)]}}
 
 
-class CourseView(StaffModelView):
+def _label_detail(form: Any) -> Any:
+    # Flask-Admin gives a one-to-one inline form no label of ours (it would read "Detail").
+    form.detail.label.text = str(FIELD_LABELS["detail"])
+    return form
+
+
+class ProductView(StaffModelView):
+    """What courses and degree courses share: the cover, uploaded and shown."""
+
+    form_extra_fields = {"cover": CoverField()}
+    column_formatters = {"course_img": cover_thumbnail}
+
+    def create_form(self, obj: Any = None) -> Any:
+        return show_cover(super().create_form(obj), obj)
+
+    def edit_form(self, obj: Any = None) -> Any:
+        return show_cover(super().edit_form(obj), obj)
+
+    def on_model_change(self, form: Any, model: Any, is_created: bool) -> None:
+        take_cover(form, model)
+
+
+class CourseView(ProductView):
+    """A course in four tabs: its basics, its detail, its prices and FAQs, its chapters."""
+
     rich_text_editor = True  # luffy_base.html loads Quill for the detail's rich text
     edit_template = "admin/courses/edit.html"  # links each chapter to its sections' page
-    column_list = ("id", "name", "category", "level", "status", "sort_order", "created_at")
+    column_list = (
+        "id",
+        "course_img",
+        "name",
+        "category",
+        "level",
+        "status",
+        "sort_order",
+        "created_at",
+    )
+    column_details_list = (
+        "id",
+        "course_img",
+        "name",
+        "slug",
+        "status",
+        "category",
+        "course_type",
+        "level",
+        "period",
+        "sort_order",
+        "brief",
+        "teachers",
+        "created_at",
+        "updated_at",
+    )
     column_searchable_list = ("name", "slug")
-    column_filters = ("status", "level", "category")
+    column_filters = ("status", "level", "category.name")
+    column_labels = {"category.name": FIELD_LABELS["category"], "course_img": _l("Cover")}
+    column_choices = {"status": STATUS_CHOICES, "level": LEVEL_CHOICES}
     column_default_sort = ("sort_order", False)
     form_columns = (
         "name",
@@ -210,21 +256,48 @@ class CourseView(StaffModelView):
         "period",
         "sort_order",
         "brief",
-        "course_img",
+        "cover",
         "teachers",
         "recommended",
+        "detail",
+        "price_policies",
+        "faqs",
+        "chapters",
+    )
+    form_rules = (
+        Tabs(
+            Tab(
+                "basics",
+                _l("Basics"),
+                [
+                    "name",
+                    "slug",
+                    "status",
+                    "category",
+                    "course_type",
+                    "level",
+                    "period",
+                    "sort_order",
+                    "brief",
+                    "cover",
+                    "teachers",
+                    "recommended",
+                ],
+            ),
+            Tab("detail", _l("Detail"), ["detail"]),
+            Tab("prices", _l("Prices and FAQs"), ["price_policies", "faqs"]),
+            Tab("chapters", _l("Chapters"), ["chapters"]),
+        ),
     )
     form_choices = {
         "status": STATUS_CHOICES,
         "level": LEVEL_CHOICES,
-        "course_type": [
-            (CourseType.PAID.value, _l("Paid course")),
-            (CourseType.VIP.value, _l("VIP course")),
-        ],
+        "course_type": choices(COURSE_TYPES),
     }
     form_args = {
         **PRODUCT_ARGS,
         "period": {**PRODUCT_ARGS["period"], "label": _l("Suggested study days")},
+        "category": {"blank_text": _l("No category")},
     }
     inline_models = (
         DetailInline(CourseDetail),
@@ -232,6 +305,12 @@ class CourseView(StaffModelView):
         FaqInline(FAQ),
         ChapterInline(CourseChapter),
     )
+
+    def create_form(self, obj: Any = None) -> Any:
+        return _label_detail(super().create_form(obj))
+
+    def edit_form(self, obj: Any = None) -> Any:
+        return _label_detail(super().edit_form(obj))
 
 
 class ChapterView(StaffModelView):
@@ -261,8 +340,25 @@ class ChapterView(StaffModelView):
         return blueprint
 
 
-class DegreeCourseView(StaffModelView):
-    column_list = ("id", "name", "status", "period", "total_scholarship")
+class DegreeCourseView(ProductView):
+    column_list = ("id", "course_img", "name", "status", "period", "total_scholarship")
+    column_details_list = (
+        "id",
+        "course_img",
+        "name",
+        "slug",
+        "status",
+        "period",
+        "sort_order",
+        "brief",
+        "total_scholarship",
+        "scholarship_rules",
+        "courses",
+        "mentors",
+        "created_at",
+        "updated_at",
+    )
+    column_labels = {"course_img": _l("Cover")}
     column_searchable_list = ("name", "slug")
     form_columns = (
         "name",
@@ -271,7 +367,7 @@ class DegreeCourseView(StaffModelView):
         "period",
         "sort_order",
         "brief",
-        "course_img",
+        "cover",
         "total_scholarship",
         "scholarship_rules",
         "courses",

@@ -1,10 +1,10 @@
 """Orders and payment notifications for staff, read-only: the store writes them itself.
 
 Orders are searched by order number and username and filtered by status, payment method, the
-refund flag and the day they were created (UTC); one order's page shows its lines, the coupon
-records it used and the notifications received for it. The CSV export is of the list as
-filtered, money as plain decimals, times in ISO 8601, and no cell a spreadsheet would run as a
-formula. (Refunds have their own page.)
+refund flag and the day they were created (the shop's days, `DISPLAY_TIMEZONE`); one order's
+page shows its lines, the coupon records it used and the notifications received for it. The
+CSV export is of the list as filtered, money as plain decimals, times in ISO 8601, and no cell
+a spreadsheet would run as a formula. (Refunds have their own page.)
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from flask import current_app, url_for
 from flask_admin import Admin
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, BooleanEqualFilter, FilterEqual
 from flask_admin.model import filters as admin_filters
@@ -25,10 +27,11 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.admin import admin_endpoint
-from app.admin.base import ReadOnlyModelView
+from app.admin.base import IdEqualFilter, ReadOnlyModelView, user_link
+from app.admin.labels import ITEM_TYPES
 from app.extensions import db
 from app.models import CouponRecord, Order, OrderStatus, PaymentEvent, PaymentMethod, User
-from app.services.catalog import money
+from app.templating import money
 
 STATUS_CHOICES = [
     (OrderStatus.PENDING.value, _l("Pending")),
@@ -79,11 +82,16 @@ EXPORT_TYPES = {
 
 
 def _start_of(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+    """The first moment of `day` as the shop's staff count days (`DISPLAY_TIMEZONE`), in UTC."""
+    zone = ZoneInfo(current_app.config["DISPLAY_TIMEZONE"])
+    try:
+        return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC: before any order
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def _end_of(day: date) -> datetime | None:
-    """The moment after `day` (UTC), or None on the last day there is."""
+    """The moment after `day`, or None on the last day there is."""
     return _start_of(day + timedelta(days=1)) if day < date.max else None
 
 
@@ -102,7 +110,7 @@ class CreatedOnFilter(BaseSQLAFilter, admin_filters.BaseDateFilter):
         return query.filter(_from_day(column, value), _to_day(column, value))
 
     def operation(self) -> Any:
-        return _l("on (UTC)")
+        return _l("on")
 
 
 class CreatedFromFilter(BaseSQLAFilter, admin_filters.BaseDateFilter):
@@ -110,7 +118,7 @@ class CreatedFromFilter(BaseSQLAFilter, admin_filters.BaseDateFilter):
         return query.filter(_from_day(self.get_column(alias), value))
 
     def operation(self) -> Any:
-        return _l("on or after (UTC)")
+        return _l("on or after")
 
 
 class CreatedUntilFilter(BaseSQLAFilter, admin_filters.BaseDateFilter):
@@ -118,11 +126,11 @@ class CreatedUntilFilter(BaseSQLAFilter, admin_filters.BaseDateFilter):
         return query.filter(_to_day(self.get_column(alias), value))
 
     def operation(self) -> Any:
-        return _l("on or before (UTC)")
+        return _l("on or before")
 
 
 class CreatedBetweenFilter(BaseSQLAFilter, admin_filters.BaseDateBetweenFilter):
-    """From the first day to the last, both whole (UTC): `2026-03-01 to 2026-03-31`."""
+    """From the first day to the last, both whole: `2026-03-01 to 2026-03-31`."""
 
     def __init__(self, column: Any, name: str) -> None:
         super().__init__(column, name, data_type="daterangepicker")
@@ -134,6 +142,20 @@ class CreatedBetweenFilter(BaseSQLAFilter, admin_filters.BaseDateBetweenFilter):
 
 
 # --- orders -------------------------------------------------------------------------------------
+
+USER_FILTER = IdEqualFilter(Order.user_id, _l("Student ID"))
+STATUS_FILTER = FilterEqual(Order.status, _l("Status"), options=STATUS_CHOICES)
+REFUND_FILTER = BooleanEqualFilter(Order.needs_refund, _l("Payment to give back"))
+
+
+def orders_url(**filters: Any) -> str:
+    """The orders list filtered: `orders_url(user=3)`, `orders_url(status="refund_requested")`,
+    `orders_url(needs_refund=1)`."""
+    args = {}
+    for i, (name, value) in enumerate(filters.items()):
+        flt = {"user": USER_FILTER, "status": STATUS_FILTER, "needs_refund": REFUND_FILTER}[name]
+        args[f"flt{i}_{OrderView.column_filters.index(flt)}"] = value
+    return url_for(admin_endpoint("orders") + ".index_view", **args)
 
 
 def _status(view: Any, context: Any, model: Order, name: str) -> str:
@@ -167,7 +189,7 @@ def _items(view: Any, context: Any, model: Order, name: str) -> str:
 ORDER_LIST_FORMATTERS = {
     "status": _status,
     "payment_method": _method,
-    "user": _username,
+    "user": user_link,
     "original_amount": _money,
     "discount_amount": _money,
     "actual_amount": _money,
@@ -214,27 +236,30 @@ class OrderView(ReadOnlyModelView):
         "order_no": _l("Order number"),
         "user": _l("Student"),
         "payment_method": _l("Payment"),
-        "original_amount": _l("Price (¥)"),
-        "discount_amount": _l("Discount (¥)"),
-        "actual_amount": _l("Paid (¥)"),
-        "created_at": _l("Created (UTC)"),
-        "expires_at": _l("Expires (UTC)"),
-        "paid_at": _l("Paid at (UTC)"),
-        "closed_at": _l("Closed (UTC)"),
-        "refund_requested_at": _l("Refund asked (UTC)"),
-        "refunded_at": _l("Refunded (UTC)"),
+        "original_amount": _l("Price"),
+        "discount_amount": _l("Discount"),
+        "actual_amount": _l("Paid"),
+        "created_at": _l("Created"),
+        "expires_at": _l("Expires"),
+        "paid_at": _l("Paid at"),
+        "closed_at": _l("Closed"),
+        "refund_requested_at": _l("Refund asked"),
+        "refunded_at": _l("Refunded"),
+        "refund_rejection": _l("Refund refused because"),
+        "refund_rejected_at": _l("Refund refused"),
         "needs_refund": _l("Payment to give back"),
     }
     column_formatters = ORDER_LIST_FORMATTERS
     column_searchable_list = ("order_no", "user.username")
     column_filters = (
-        FilterEqual(Order.status, _l("Status"), options=STATUS_CHOICES),
+        STATUS_FILTER,
         FilterEqual(Order.payment_method, _l("Payment"), options=METHOD_CHOICES),
-        BooleanEqualFilter(Order.needs_refund, _l("Payment to give back")),
+        REFUND_FILTER,
         CreatedOnFilter(Order.created_at, _l("Created")),
         CreatedFromFilter(Order.created_at, _l("Created")),
         CreatedUntilFilter(Order.created_at, _l("Created")),
         CreatedBetweenFilter(Order.created_at, _l("Created")),
+        USER_FILTER,  # last: links keep the others' positions
     )
     column_sortable_list = (
         "order_no",
@@ -336,6 +361,9 @@ class OrderView(ReadOnlyModelView):
     def money(self, value: Decimal | None) -> str:
         return "" if value is None else money(value)
 
+    def item_type_label(self, item_type: str) -> str:
+        return str(ITEM_TYPES.get(item_type, item_type))
+
     def status_label(self, status: str) -> str:
         return str(STATUS_LABELS.get(status, status))
 
@@ -418,7 +446,7 @@ class PaymentEventView(ReadOnlyModelView):
     )
     column_details_list = (*column_list, "note", "payload")
     column_labels = {
-        "received_at": _l("Received (UTC)"),
+        "received_at": _l("Received"),
         "out_trade_no": _l("Order number sent"),
         "trade_no": _l("Gateway trade number"),
         "total_amount": _l("Amount sent"),

@@ -195,6 +195,7 @@ def place_order(
     """Create a pending order with its lines and reserve its coupons, in the caller's
     transaction. An order of amount 0 is paid at once. Raises DuplicateSubmission when the same
     Idempotency-Key won a race (roll back and answer `find_by_idempotency_key`)."""
+    lock_buyer(user_id)
     priced = price_order(user_id, lines, global_record_id, now)
     quote = priced.quote
     held = pending_order_with(user_id, [offer.product.id for offer in priced.offers], now)
@@ -300,13 +301,22 @@ def move_status(order_id: int, source: str, target: str, **values: Any) -> bool:
     return moved == 1
 
 
+def lock_buyer(user_id: int) -> None:
+    """Take the student's row lock for the rest of the transaction: one student's orders are
+    placed, and their payments applied, one after the other. Two orders for the same item at
+    once then meet here (the second sees the first, 409 `order_pending`) rather than in the
+    unique index, where concurrent inserts of one key deadlock on MariaDB. Every path takes it
+    before any order, coupon or enrollment row. (SQLite ignores it and writes one at a time.)"""
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
 def owned_forever(order: Order) -> list[str]:
     """The names of the order's items its buyer may already study for ever (a staff grant, a
     degree course paid since, another order paid first). Takes the buyer's row lock first: two
     payments of one student are applied one after the other, so the second sees what the first
     gave (an enrollment not yet made has no row to lock, and READ COMMITTED takes no gap
     locks, so locking the enrollments alone would let both through)."""
-    db.session.execute(select(User.id).where(User.id == order.user_id).with_for_update())
+    lock_buyer(order.user_id)
     rows = db.session.scalars(
         select(Enrollment.product_id).where(
             Enrollment.user_id == order.user_id,

@@ -8,6 +8,7 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -85,9 +86,12 @@ def test_orders_are_filtered_by_status_method_and_refund_flag(staff_client):
     assert listed(staff_client, f"flt0_{STATUS}=paid&flt1_{METHOD}=sandbox", orders) == []
 
 
-def test_orders_are_filtered_by_the_day_they_were_created(staff_client):
+def test_orders_are_filtered_by_the_day_they_were_created(app, staff_client):
+    """Days as the shop's staff count them: in DISPLAY_TIMEZONE."""
+    zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
+
     def at(day: int, hour: int) -> datetime:
-        return datetime(2026, 3, day, hour, 0, tzinfo=UTC)
+        return datetime(2026, 3, day, hour, 0, tzinfo=zone).astimezone(UTC)
 
     early = make_order(created_at=at(1, 0))
     late_first = make_order(created_at=at(1, 23))
