@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, request, url_for
 
 from app.i18n import current_language, template_gettext, template_ngettext
-
-
-def money(value: Decimal | str | None) -> str:
-    if value is None:
-        return ""
-    return f"¥{Decimal(value):,.2f}"
+from app.money import money_label
 
 
 def duration(seconds: int | None) -> str:
@@ -91,7 +85,7 @@ FIXED_URLS = "luffy_fixed_urls"
 
 
 def register(app: Flask) -> None:
-    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["money"] = money_label
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["display_zone"] = display_zone

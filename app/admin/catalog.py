@@ -30,7 +30,7 @@ from app.models import (
     PricePolicy,
 )
 from app.models.catalog import CourseType, Level, ProductStatus, SectionType
-from app.services.coupons import VALUE_MAX
+from app.services.coupon_rules import VALUE_MAX
 
 SLUG = Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message=_l("Lower-case letters, digits and dashes."))
 NOT_NEGATIVE = NumberRange(min=0, message=_l("Must be 0 or more."))

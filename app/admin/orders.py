@@ -25,7 +25,7 @@ from app.admin import admin_endpoint
 from app.admin.base import ReadOnlyModelView
 from app.extensions import db
 from app.models import CouponRecord, Order, OrderStatus, PaymentEvent, PaymentMethod
-from app.services.catalog import money
+from app.money import amount_text
 
 STATUS_CHOICES = [
     (OrderStatus.PENDING.value, _l("Pending")),
@@ -143,7 +143,7 @@ def _method(view: Any, context: Any, model: Order, name: str) -> str:
 
 def _money(view: Any, context: Any, model: Any, name: str) -> str:
     value = getattr(model, name)
-    return "" if value is None else money(value)
+    return "" if value is None else amount_text(value)
 
 
 def _username(view: Any, context: Any, model: Any, name: str) -> str:
@@ -302,7 +302,7 @@ class OrderView(ReadOnlyModelView):
         return list(db.session.scalars(stmt))
 
     def money(self, value: Decimal | None) -> str:
-        return "" if value is None else money(value)
+        return "" if value is None else amount_text(value)
 
     def status_label(self, status: str) -> str:
         return str(STATUS_LABELS.get(status, status))

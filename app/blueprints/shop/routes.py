@@ -27,10 +27,11 @@ from app.extensions import db
 from app.i18n import say
 from app.models import CourseChapter, CourseSection, ItemType, Order, OrderStatus
 from app.models.types import utcnow
-from app.services import cart, catalog, enrollment, orders, payments, refunds, settlement
+from app.services import cart, catalog, enrollment, orders, refunds, settlement
 from app.services.errors import N_, DomainError, InvalidInput, NotFound
 from app.services.offers import ITEM_TYPES, LineRef
 from app.services.orders import busy_coupons
+from app.services.payments.alipay import available_methods, check_method, pay_url_for
 
 ORDERS_PER_PAGE = 10
 REFUND_REASON_MAX = 500
@@ -96,9 +97,7 @@ def _refusal_text(exc: DomainError) -> str:
 
 def _next_after_order(order: Order) -> str:
     """Where the buyer goes once an order exists: the gateway, or the order when nothing is due."""
-    return payments.pay_url_for(current_app, order) or url_for(
-        ".order_detail", order_no=order.order_no
-    )
+    return pay_url_for(current_app, order) or url_for(".order_detail", order_no=order.order_no)
 
 
 # --- cart ---------------------------------------------------------------------------------------
@@ -200,7 +199,7 @@ def _settlement_page(settle: dict, chosen: dict[str, int | None], global_choice:
     quote = settlement.quote_settlement(
         current_user.id, _order_lines(settle, chosen), global_choice, utcnow()
     )
-    methods = payments.available_methods(current_app)
+    methods = available_methods(current_app)
     return render_template(
         "shop/settlement.html",
         settlement=settle,
@@ -279,7 +278,7 @@ def place_order():
     try:
         if expected is None or not expected.is_finite():
             raise InvalidInput(N_("The amount is missing; please check the total again."))
-        payments.check_method(current_app, method)
+        check_method(current_app, method)
         next_url, paid = unit_of_work.run(work, busy=busy_coupons)
     except orders.DuplicateSubmission:
         # a double click that lost the race: the first order it is
@@ -325,7 +324,7 @@ def order_detail(order_no: str):
         return render_template(
             "shop/order.html",
             order=order,
-            pay_url=payments.pay_url_for(current_app, order),
+            pay_url=pay_url_for(current_app, order),
             refund_allowed=orders.refund_window_open(order, now),
         )
 
