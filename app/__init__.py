@@ -27,8 +27,12 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
             "isolation_level": "READ COMMITTED",
         }
     Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
+    Path(app.config["MEDIA_FOLDER"]).mkdir(parents=True, exist_ok=True)
     Path(app.config["STATIC_INDEX_DIR"]).mkdir(parents=True, exist_ok=True)
 
+    from app import ids
+
+    ids.register(app)  # `<int:>` refuses ids no database holds (404): before any route
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

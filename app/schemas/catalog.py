@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
+from app.ids import MAX_ID, parse_id
 from app.schemas.base import Out, Schema
 from app.services.catalog import CourseQuery
 
@@ -13,12 +14,11 @@ MoneyStr = Annotated[str, Field(pattern=r"^\d+\.\d{2}$", examples=["199.00"])]
 
 
 def _category_or_all(value: object) -> int | None:
-    """Absent, `0` or not a number means every category (CONTRACT.md)."""
+    """Absent, `0` or not a number means every category (CONTRACT.md); so do digits that are
+    not ASCII (`²`) and a number no id can be."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value if value > 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip()) or None
-    return None
+        return value if 0 < value <= MAX_ID else None
+    return parse_id(value)
 
 
 def _blank_is_none(value: object) -> object:

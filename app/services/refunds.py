@@ -61,7 +61,7 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Order, OrderStatus, PaymentEvent
-from app.services.enrollment import shorten_enrollment
+from app.services.enrollment import refresh_enrollments
 from app.services.errors import N_, Conflict, DomainError, InvalidInput, NotFound
 from app.services.orders import get_order, move_status
 from app.services.payments.alipay import gateway_for
@@ -169,8 +169,8 @@ def record_failure(failure: GatewayFailure) -> None:
 
 
 def approve_refund(order_no: str, staff_user_id: int, now: datetime) -> Order:
-    """refund_requested -> refunded: the gateway refunds what was paid, each line's period is
-    taken back off its enrollment. A free order is refunded without a gateway.
+    """refund_requested -> refunded: the gateway refunds what was paid, its enrollments are
+    derived again without its lines. A free order is refunded without a gateway.
 
     Raises NotFound (no such order), Conflict `refund_not_allowed` (not refund_requested, or
     another approval, rejection or withdrawal got there first), InvalidInput
@@ -205,8 +205,7 @@ def approve_refund(order_no: str, staff_user_id: int, now: datetime) -> Order:
             )
         if result.fund_change is False:
             log.info("refund %s of %s had been made already", request_no, order_no)
-    for line in order.lines:
-        shorten_enrollment(order.user_id, line.product_id, line.valid_period, now)
+    refresh_enrollments(order.user_id, [line.product_id for line in order.lines], now)
     db.session.refresh(order)
     return order
 

@@ -16,6 +16,7 @@ from app.models import Enrollment, Order, PaymentEvent
 from app.models.types import utcnow
 from app.services import orders as orders_service
 from app.services import refunds
+from app.services.enrollment import grant_access
 from app.services.errors import DomainError, InvalidInput, NotFound
 from app.services.offers import LineRef
 from app.services.orders import OrderLineIn
@@ -101,14 +102,14 @@ def test_an_approved_refund_goes_through_the_gateway_and_takes_the_periods_back(
 ):
     month = CourseFactory(policies=[(30, "99.00")])
     forever = CourseFactory(policies=[(0, "299.00")])
-    # Sixty days already owned: the refund takes back only the thirty this order bought.
-    owned_until = utcnow() + timedelta(days=60)
-    db.session.add(
-        Enrollment(
-            user_id=student.id, product_id=month.id, valid_from=utcnow(), valid_until=owned_until
-        )
+    # Sixty days already given (by staff): the refund takes back only the thirty this order
+    # bought.
+    granted_at = utcnow()
+    grant_access(
+        student.id, month.id, granted_by_id=staff.id, reason="gift", now=granted_at, days=60
     )
     db.session.commit()
+    owned_until = granted_at + timedelta(days=60)
     order = paid_order(client, headers, month, forever, amount="398.00")
     assert enrollment_of(student, month).valid_until == owned_until + timedelta(days=30)
     assert enrollment_of(student, forever).valid_until is None
