@@ -26,7 +26,8 @@ from wtforms.form import BaseForm
 
 from app.admin.labels import FIELD_LABELS, VALUE_LABELS
 from app.models.types import UTC
-from app.templating import display_zone, local_time, money
+from app.money import money_label
+from app.templating import display_zone, local_time
 
 
 def is_staff() -> bool:
@@ -246,7 +247,7 @@ def _yes_no(view: Any, value: bool, name: str) -> Markup:
 
 
 def _money(view: Any, value: Decimal, name: str) -> str:
-    return money(value)
+    return money_label(value)
 
 
 TYPE_FORMATTERS = {

@@ -28,6 +28,7 @@ from app.models import (
     ProductStatus,
 )
 from app.models.search import boolean_query
+from app.money import amount_text
 from app.services.catalog_cache import Entry, cached_entry
 from app.services.errors import N_, NotFound
 
@@ -50,16 +51,12 @@ class CourseQuery:
 # --- shapes -----------------------------------------------------------------------------------
 
 
-def money(value) -> str:
-    return f"{value:.2f}"
-
-
 def policy_dict(policy: PricePolicy) -> dict[str, Any]:
     return {
         "id": policy.id,
         "valid_period": policy.valid_period,
         "valid_period_text": period_text(policy.valid_period),
-        "price": money(policy.price),
+        "price": amount_text(policy.price),
     }
 
 
@@ -123,7 +120,7 @@ def degree_summary(degree: DegreeCourse) -> dict[str, Any]:
         "brief": degree.brief,
         "course_img": degree.course_img,
         "period": degree.period,
-        "total_scholarship": money(degree.total_scholarship),
+        "total_scholarship": amount_text(degree.total_scholarship),
         "courses": [
             {"id": c.id, "name": c.name} for c in degree.courses if c.status == ProductStatus.ONLINE
         ],

@@ -8,7 +8,8 @@ import pytest
 from tests.e2e.browser import watch
 from tests.factories import CategoryFactory, CourseFactory, UserFactory
 
-pytestmark = pytest.mark.e2e
+# Threads or a live server read through connections of their own: real commits.
+pytestmark = [pytest.mark.real_commits, pytest.mark.e2e]
 
 PASSWORD = "staff-pass-1"
 

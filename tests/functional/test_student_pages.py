@@ -174,7 +174,7 @@ def test_the_sandbox_gateway_and_the_order_page_agree_on_the_deadline(client):
     from zoneinfo import ZoneInfo
 
     from app.models.types import utcnow
-    from app.services.payments import pay_url_for
+    from app.services.payments.alipay import pay_url_for
 
     student = UserFactory()
     order = make_order(student, status="pending", created_at=utcnow())
@@ -195,7 +195,7 @@ MEANT = ("路飞学城", "中文", '<span class="brand-mark" aria-hidden="true">
 
 def test_english_pages_have_no_chinese_fixed_text(client):
     from app.models.types import utcnow
-    from app.services.payments import pay_url_for
+    from app.services.payments.alipay import pay_url_for
     from tests.factories import (
         ChapterFactory,
         DegreeCourseFactory,
