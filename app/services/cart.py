@@ -200,7 +200,5 @@ def forget_bought(order: Order) -> None:
         RedisCart(order.user_id).remove(
             *(f"{line.item_type}:{line.product_id}" for line in order.lines)
         )
-    except redis.RedisError:
-        log.warning(
-            "could not take order %s's items out of the cart", order.order_no, exc_info=True
-        )
+    except redis.RedisError as exc:
+        log.warning("could not take order %s's items out of the cart (%s)", order.order_no, exc)

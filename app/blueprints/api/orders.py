@@ -3,6 +3,7 @@ one may study."""
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 from flask import current_app, request
@@ -17,6 +18,8 @@ from app.schemas.catalog import PageQuery
 from app.services import cart, enrollment, orders, payments, refunds
 from app.services.errors import Conflict, InvalidInput
 from app.services.retry import retry_on_deadlock
+
+log = logging.getLogger(__name__)
 
 TAGS = ["orders"]
 
@@ -64,17 +67,23 @@ def place_order(body: OrderIn):
             utcnow(),
             idempotency_key=key,
         )
+        # The answer is made before the commit: once committed, the order is answered as
+        # placed even if the database stops answering the very next moment.
+        answer = order_out(order)
         db.session.commit()
-        return order
+        return order, answer
 
     try:
-        order = retry_on_deadlock(attempt, busy=_busy_coupons)
+        order, answer = retry_on_deadlock(attempt, busy=_busy_coupons)
     except orders.DuplicateSubmission:
         db.session.rollback()  # a double click that lost the race: answer the first order
         return ok_response(order_out(orders.find_by_idempotency_key(user.id, key)))
-    if order.status == "paid":  # an order of amount 0: paid at once
-        cart.forget_bought(order)
-    return order_out(order)
+    if answer["status"] == "paid":  # an order of amount 0: paid at once
+        try:
+            cart.forget_bought(order)
+        except Exception as exc:  # the order stands; the cart keeps a line the student owns
+            log.warning("order %s placed, cart not updated (%s)", answer["order_no"], exc)
+    return answer
 
 
 @api.route(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from flask import (
     abort,
@@ -30,6 +32,8 @@ from app.services import cart, catalog, enrollment, orders, payments, refunds, s
 from app.services.errors import N_, Conflict, DomainError, InvalidInput, NotFound
 from app.services.offers import ITEM_TYPES, LineRef
 from app.services.retry import retry_on_deadlock
+
+log = logging.getLogger(__name__)
 
 ORDERS_PER_PAGE = 10
 REFUND_REASON_MAX = 500
@@ -266,7 +270,7 @@ def place_order():
     except InvalidOperation:
         expected = None
 
-    def attempt() -> Order:
+    def attempt() -> tuple[Order, Any, bool]:
         order = orders.place_order(
             user_id,
             _order_lines(settle, chosen),
@@ -276,14 +280,17 @@ def place_order():
             utcnow(),
             idempotency_key=key,
         )
+        # Where the buyer goes is worked out before the commit: once committed, the order is
+        # answered as placed even if the database stops answering the next moment.
+        answer = _after_order(order), order.status == OrderStatus.PAID
         db.session.commit()
-        return order
+        return order, *answer
 
     try:
         if expected is None or not expected.is_finite():
             raise InvalidInput(N_("The amount is missing; please check the total again."))
         payments.check_method(current_app, method)
-        order = retry_on_deadlock(attempt, busy=_busy_coupons)
+        order, next_page, paid = retry_on_deadlock(attempt, busy=_busy_coupons)
     except orders.DuplicateSubmission:
         db.session.rollback()  # a double click that lost the race: the first order it is
         return _after_order(orders.find_by_idempotency_key(user_id, key))
@@ -301,10 +308,13 @@ def place_order():
         else:
             flash(_refusal_text(exc), "danger")
         return redirect(url_for(".view_settlement"))
-    if order.status == OrderStatus.PAID:  # an order of amount 0: paid at once
-        cart.forget_bought(order)
-        flash(_("Your order is complete. Enjoy your course!"), "success")
-    return _after_order(order)
+    try:
+        if paid:  # an order of amount 0: paid at once
+            cart.forget_bought(order)
+            flash(_("Your order is complete. Enjoy your course!"), "success")
+    except Exception as exc:  # the order stands: the buyer goes on to it all the same
+        log.warning("order placed, its after-steps failed (%s)", exc)
+    return next_page
 
 
 @bp.get("/orders")
