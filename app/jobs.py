@@ -54,10 +54,12 @@ def ping(value: str) -> str:
 def redeliver_sandbox_notification(notification: dict[str, str]) -> str:
     """Hand a sandbox notification to the notify handler again; failing raises, so RQ retries
     it with backoff, as Alipay retries a notification not answered `success`."""
-    with job_context():
-        from app.blueprints.payments.routes import deliver_notification
+    from app import unit_of_work
+    from app.models.types import utcnow
+    from app.services.payments.notifications import apply_notification
 
-        answer = deliver_notification(notification)
+    with job_context() as app:
+        answer = unit_of_work.run(lambda: apply_notification(app, notification, utcnow()).answer)
     if answer != "success":
         raise RuntimeError(f"the shop answered {answer!r}")
     return answer
@@ -66,14 +68,12 @@ def redeliver_sandbox_notification(notification: dict[str, str]) -> str:
 def close_expired_orders() -> int:
     """Expire pending orders past their payment time and release their coupons (periodic).
     Several workers may run it at once: each order moves once, by a conditional UPDATE."""
-    from app.extensions import db
+    from app import unit_of_work
     from app.models.types import utcnow
     from app.services.orders import expire_overdue_orders
 
     with job_context():
-        closed = expire_overdue_orders(utcnow())
-        db.session.commit()
-    return closed
+        return unit_of_work.run(lambda: expire_overdue_orders(utcnow()))
 
 
 def rebuild_homepage() -> dict[str, str]:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from wtforms import RadioField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from app import unit_of_work
 from app.admin import admin_endpoint
 from app.admin.base import ReadOnlyModelView, StaffForm, StaffModelView
 from app.extensions import db
@@ -32,7 +33,6 @@ from app.models.types import utcnow
 from app.services import coupons
 from app.services.catalog import money
 from app.services.errors import Conflict, DomainError
-from app.services.retry import retry_on_deadlock
 
 KIND_CHOICES = [
     (CouponKind.MONEY_OFF.value, _l("Money off (立减)")),
@@ -275,14 +275,16 @@ class CouponView(StaffModelView):
         form = IssueForm()
         if form.validate_on_submit():
             usernames = None if form.recipients.data == EVERY_STUDENT else form.names()
+            coupon_id = coupon.id
             try:
-                result = retry_on_deadlock(lambda: _issue_and_commit(coupon.id, usernames))
+                result = unit_of_work.run(
+                    lambda: coupons.issue_coupon(coupon_id, usernames, utcnow())
+                )
             except DomainError as exc:
-                db.session.rollback()
                 flash(_issue_refusal(exc), "error")
             else:
                 flash(issue_summary(result), "success" if result.issued else "warning")
-                return redirect(self.get_url(".details_view", id=coupon.id))
+                return redirect(self.get_url(".details_view", id=coupon_id))
         return self.render(
             "admin/coupons/issue.html",
             coupon=coupon,
@@ -299,12 +301,6 @@ class CouponView(StaffModelView):
 def _coupon_from_args() -> Coupon | None:
     ident = request.args.get("id", "")
     return db.session.get(Coupon, int(ident)) if ident.isdigit() and len(ident) < 12 else None
-
-
-def _issue_and_commit(coupon_id: int, usernames: list[str] | None) -> coupons.IssueResult:
-    result = coupons.issue_coupon(coupon_id, usernames, utcnow())
-    db.session.commit()
-    return result
 
 
 def _issue_refusal(exc: DomainError) -> str:

@@ -2,9 +2,10 @@
 reason the student reads) and the payments an order could not use (orders flagged
 `needs_refund`), refunded from the same page.
 
-Each button is one POST, one service call (app/services/refunds.py), one commit. A refusal
-(someone else answered first, the gateway said no) rolls back and is shown as it is; a gateway
-failure was already recorded on the order by the service, so the page shows it on the order.
+Each button is one POST, one service call (app/services/refunds.py), one unit of work. A
+refusal (someone else answered first, the gateway said no) rolls back and is shown as it is; a
+gateway failure is then recorded on the order in a second unit of work, so the page shows it on
+the order.
 """
 
 from __future__ import annotations
@@ -21,13 +22,12 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from app import unit_of_work
 from app.admin.base import StaffView
-from app.extensions import db
 from app.i18n import say
 from app.models.types import utcnow
 from app.services import refunds
 from app.services.errors import DomainError
-from app.services.retry import retry_on_deadlock
 
 
 class ActionForm(FlaskForm):
@@ -87,15 +87,14 @@ class RefundsView(StaffView):
         if not ActionForm().validate_on_submit():  # the CSRF token
             flash(_("The form has expired; please try again."), "danger")
             return self._back()
-
-        def attempt() -> None:
-            change()
-            db.session.commit()
-
         try:
-            retry_on_deadlock(attempt)
+            unit_of_work.run(change)
+        except refunds.RefundFailed as exc:
+            failure = exc.failure
+            if failure is not None:  # the gateway's words outlive the rolled-back claim
+                unit_of_work.run(lambda: refunds.record_failure(failure))
+            flash(say(exc.message), "danger")
         except DomainError as exc:
-            db.session.rollback()
             flash(say(exc.message), "danger")
         else:
             flash(done, "success")

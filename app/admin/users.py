@@ -20,6 +20,7 @@ from flask_login import current_user
 from sqlalchemy import inspect
 from wtforms import BooleanField
 
+from app import unit_of_work
 from app.admin import admin_endpoint
 from app.admin.base import StaffForm, StaffModelView
 from app.blueprints.auth.forms import email_field, new_password_field, repeat_field
@@ -114,29 +115,31 @@ class UserView(StaffModelView):
             return redirect(self.get_url(".index_view"))
         form = PasswordResetForm()
         if form.validate_on_submit():
-            try:
+
+            def work() -> tuple[int, str]:
                 accounts.reset_password(user, form.new_password.data)
-                db.session.commit()
+                if _is_me(user):  # staff resetting their own password stay signed in
+                    sessions.start_session(user)
+                return user.id, user.username
+
+            try:
+                user_id, username = unit_of_work.run(work)
             except InvalidInput as exc:
-                db.session.rollback()
                 for name, message in exc.fields.items():
                     field = form["new_password"] if name not in form else form[name]
                     field.errors = [*field.errors, say(message)]
             except DomainError:
-                db.session.rollback()
                 flash(_("The password could not be changed; please try again."), "error")
             else:
-                if _is_me(user):
-                    sessions.start_session(user)
                 flash(
                     _(
                         "%(username)s has a new password; every session and API token of "
                         "theirs has ended.",
-                        username=user.username,
+                        username=username,
                     ),
                     "success",
                 )
-                return redirect(self.get_url(".details_view", id=user.id))
+                return redirect(self.get_url(".details_view", id=user_id))
         return self.render("admin/users/password.html", user=user, form=form)
 
 

@@ -21,12 +21,14 @@ from app.models.catalog import (
     degree_course_mentors,
 )
 from app.models.coupons import Coupon, CouponKind, CouponRecord, RecordStatus
+from app.models.learning import AccessGrant, SectionProgress
 from app.models.orders import Order, OrderLine, OrderStatus, PaymentEvent, PaymentMethod
 from app.models.pricing import PricePolicy
-from app.models.users import ApiToken, Enrollment, User
+from app.models.users import ApiToken, Enrollment, EnrollmentStatus, User
 
 __all__ = [
     "FAQ",
+    "AccessGrant",
     "ApiToken",
     "Coupon",
     "CouponKind",
@@ -39,6 +41,7 @@ __all__ = [
     "CourseType",
     "DegreeCourse",
     "Enrollment",
+    "EnrollmentStatus",
     "ItemType",
     "Level",
     "Order",
@@ -50,6 +53,7 @@ __all__ = [
     "Product",
     "ProductStatus",
     "RecordStatus",
+    "SectionProgress",
     "SectionType",
     "Teacher",
     "User",

@@ -300,8 +300,18 @@ class CourseSection(db.Model):
     link: Mapped[str] = mapped_column(String(255), default="")
     duration: Mapped[int | None] = mapped_column(Integer)  # seconds, for videos
     free_trial: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The lesson video in MEDIA_FOLDER, under a name the app chose (app/services/media.py);
+    # `duration` is then read from it.
+    media_file: Mapped[str | None] = mapped_column(String(128))
+    media_type: Mapped[str | None] = mapped_column(String(32))
+    # A document's text or an exercise's instructions: sanitised rich text.
+    content: Mapped[str] = mapped_column(RichText, default="")
 
     chapter: Mapped[CourseChapter] = relationship(back_populates="sections")
+
+    @validates("content")
+    def _sanitize_content(self, _key: str, value: str | None) -> str:
+        return sanitize(value)
 
 
 class FAQ(db.Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
@@ -59,8 +60,16 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship()
 
 
+class EnrollmentStatus(StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REFUNDED = "refunded"
+
+
 class Enrollment(db.Model):
-    """What a user may study, and until when (NULL = for ever)."""
+    """What a user may study, and until when (NULL = for ever): a cache of what the paid order
+    lines and staff grants give (app/services/enrollment.py derives it; nothing else writes it).
+    `status` is what the last derivation found; `status_at(now)` is what it reads as now."""
 
     __tablename__ = "enrollments"
     __table_args__ = (
@@ -73,6 +82,7 @@ class Enrollment(db.Model):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=EnrollmentStatus.ACTIVE)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship()
@@ -80,3 +90,11 @@ class Enrollment(db.Model):
 
     def active_at(self, now: datetime) -> bool:
         return self.valid_from <= now and (self.valid_until is None or now < self.valid_until)
+
+    def status_at(self, now: datetime) -> str:
+        """active while it runs; once ended, refunded when a refund ended it, else expired."""
+        if self.active_at(now):
+            return EnrollmentStatus.ACTIVE
+        if self.status == EnrollmentStatus.REFUNDED:
+            return EnrollmentStatus.REFUNDED
+        return EnrollmentStatus.EXPIRED

@@ -172,3 +172,4 @@ class EnrollmentOut(Out):
     valid_from: str
     valid_until: str | None
     active: bool
+    status: Literal["active", "expired", "refunded"]

@@ -28,6 +28,7 @@ from app.services.offers import (
     forever_owned,
     load_products,
 )
+from app.unit_of_work import after_commit
 
 CART_FULL = N_("A cart holds at most 50 items.")  # MAX_LINES, spelt out: a msgid is fixed text
 
@@ -194,11 +195,15 @@ def merge_visitor_cart(visitor: CartStore, student: CartStore) -> int:
 
 
 def forget_bought(order: Order) -> None:
-    """After a payment committed (Redis is not part of the transaction): the bought items leave
-    the buyer's cart. A failure here only leaves a line the next cart read drops anyway."""
+    """Once the transaction that paid `order` commits (Redis is not part of it), the bought
+    items leave the buyer's cart; nothing happens if it rolls back."""
+    items = [f"{line.item_type}:{line.product_id}" for line in order.lines]
+    after_commit(_remove_bought, order.user_id, order.order_no, items)
+
+
+def _remove_bought(user_id: int, order_no: str, items: list[str]) -> None:
+    """A failure here only leaves a line the next cart read drops anyway."""
     try:
-        RedisCart(order.user_id).remove(
-            *(f"{line.item_type}:{line.product_id}" for line in order.lines)
-        )
-    except redis.RedisError as exc:
-        log.warning("could not take order %s's items out of the cart (%s)", order.order_no, exc)
+        RedisCart(user_id).remove(*items)
+    except redis.RedisError as exc:  # one line: no traceback per request during an outage
+        log.warning("could not take order %s's items out of the cart (%s)", order_no, exc)

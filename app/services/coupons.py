@@ -262,6 +262,14 @@ def use_window_over(coupon: Coupon, now: datetime) -> bool:
     return not coupon.valid_days and coupon.valid_until is not None and coupon.valid_until <= now
 
 
+def busy_claiming() -> Conflict:
+    """Claiming lost to a lock twice: many students are claiming the same coupon."""
+    return Conflict(
+        N_("Many students are claiming this coupon right now; please try again."),
+        slug="coupon_unavailable",
+    )
+
+
 def claim_coupon(user: User, coupon_id: int, now: datetime | None = None) -> CouponRecord:
     """Give `user` a record of the coupon, or refuse: 404 unknown or withdrawn, 409
     `coupon_unavailable` outside its claim window, `already_claimed`, `coupon_sold_out`."""

@@ -22,9 +22,9 @@ from app.i18n import period_text
 from app.models import CouponRecord, Order, OrderLine, OrderStatus, RecordStatus
 from app.services import pricing
 from app.services.catalog import money
-from app.services.enrollment import extend_enrollment
+from app.services.enrollment import refresh_enrollments
 from app.services.errors import N_, Conflict, InvalidInput, NotFound
-from app.services.offers import LineRef, Offer, check_offers, load_products
+from app.services.offers import LineRef, Offer, check_offers
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 # What an Idempotency-Key may be: 1-64 printable ASCII characters (the column holds 64).
@@ -33,6 +33,12 @@ IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,64}")
 
 class DuplicateSubmission(Exception):
     """Another request with the same Idempotency-Key committed first."""
+
+
+def busy_coupons() -> Conflict:
+    """Placing an order lost to a lock twice: another order being placed at the same moment
+    holds its coupons (or the same items)."""
+    return Conflict(N_("That coupon is being used by another order."), slug="coupon_unavailable")
 
 
 @dataclass(frozen=True)
@@ -220,7 +226,7 @@ def reserve_coupons(order: Order, records: Sequence[CouponRecord]) -> None:
             raise _unavailable(N_("That coupon was just used by another order."))
 
 
-def _move_status(order_id: int, source: str, target: str, **values: Any) -> bool:
+def move_status(order_id: int, source: str, target: str, **values: Any) -> bool:
     """The one way an order changes state: only from the state it is known to be in."""
     moved = db.session.execute(
         update(Order)
@@ -232,9 +238,9 @@ def _move_status(order_id: int, source: str, target: str, **values: Any) -> bool
 
 
 def mark_paid(order: Order, now: datetime, trade_no: str | None) -> bool:
-    """pending -> paid, coupons reserved -> used, enrollments extended. False (and nothing
+    """pending -> paid, coupons reserved -> used, enrollments derived again. False (and nothing
     done) when the order was not pending any more."""
-    if not _move_status(
+    if not move_status(
         order.id, OrderStatus.PENDING, OrderStatus.PAID, paid_at=now, trade_no=trade_no
     ):
         return False
@@ -244,16 +250,14 @@ def mark_paid(order: Order, now: datetime, trade_no: str | None) -> bool:
         .values(status=RecordStatus.USED, used_at=now)
         .execution_options(synchronize_session=False)
     )
-    products = load_products(line.product_id for line in order.lines)
-    for line in order.lines:
-        extend_enrollment(order.user_id, products[line.product_id], line.valid_period, now)
+    refresh_enrollments(order.user_id, [line.product_id for line in order.lines], now)
     db.session.refresh(order)
     return True
 
 
 def close_order(order: Order, status: str, now: datetime) -> bool:
     """pending -> cancelled or expired, and its coupons are unused again."""
-    if not _move_status(order.id, OrderStatus.PENDING, status, closed_at=now):
+    if not move_status(order.id, OrderStatus.PENDING, status, closed_at=now):
         return False
     release_coupons(order.id)
     db.session.refresh(order)
@@ -320,7 +324,7 @@ def request_refund(user_id: int, order_no: str, reason: str, now: datetime) -> O
     """paid -> refund_requested, inside the refund window only. A new request clears staff's
     answer to an earlier one (app/services/refunds.py handles the request from here)."""
     order = get_order(user_id, order_no, now)
-    if not refund_window_open(order, now) or not _move_status(
+    if not refund_window_open(order, now) or not move_status(
         order.id,
         OrderStatus.PAID,
         OrderStatus.REFUND_REQUESTED,

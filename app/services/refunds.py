@@ -32,12 +32,11 @@ the order, or the order and the stray trade), and Alipay answers a repeated out_
 the same refund (`fund_change` "N") without moving money again. So a retried approval is
 never a second refund.
 
-A failed call (refused, not answered, answer not signed) rolls the claim back and records the
-gateway's words in `orders.refund_error` in a short transaction of its own, committed here,
-then raises `RefundFailed`. That commit is this module's one exception to "services never
-commit": the record of what an outside party said must outlive the refusal, which every caller
-(and the error handlers) answers with a rollback. So callers of `approve_refund` and
-`refund_flagged_payment` must not have other writes pending: each is a whole unit of work.
+A failed call (refused, not answered, answer not signed) raises `RefundFailed`, whose caller's
+unit of work rolls the claim back. The record of what the gateway said must outlive that
+rollback: the error carries it (`exc.failure`, a `GatewayFailure`), and the caller writes it
+with `record_failure` in a second unit of work (app/admin/refunds.py). This module never
+commits.
 
 Stray payments are recorded per notification (`PaymentEvent`, outcome `needs_refund`, or
 `amount_mismatch` for a paid trade of another amount) and refunded per trade (`trade_no`), since
@@ -50,11 +49,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import ColumnElement, select, update
@@ -62,9 +61,9 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Order, OrderStatus, PaymentEvent
-from app.services.enrollment import shorten_enrollment
+from app.services.enrollment import refresh_enrollments
 from app.services.errors import N_, Conflict, DomainError, InvalidInput, NotFound
-from app.services.orders import _move_status, get_order
+from app.services.orders import get_order, move_status
 from app.services.payments import RefundResult, gateway_for, parse_amount
 from app.services.payments.notifications import PAID_STATUSES, SETTLED
 
@@ -77,12 +76,31 @@ ERROR_MAX = 1000
 STRAY_OUTCOMES = ("needs_refund", "amount_mismatch")
 
 
+@dataclass(frozen=True)
+class GatewayFailure:
+    """What to keep of a refund the gateway did not make, once its claim is rolled back: the
+    gateway's words on the order (while the order is still `claim`: refund_requested, or
+    flagged needs_refund) and the stray trades it did refund before failing."""
+
+    order_id: int
+    message: str
+    claim: str  # "refund_requested" or "needs_refund"
+    refunded: tuple[tuple[str, str], ...] = ()  # (trade_no, out_request_no)
+    staff_user_id: int | None = None
+    at: datetime | None = None
+
+
 class RefundFailed(DomainError):
-    """The gateway did not refund: refused, not answering, or an answer we cannot trust. The
-    order is as it was, with the gateway's words in `refund_error`."""
+    """The gateway did not refund: refused, not answering, or an answer we cannot trust. Roll
+    back, then `record_failure(exc.failure)`: the order is as it was, with the gateway's words
+    in `refund_error`."""
 
     code, status, default_slug = 1030, 502, "refund_failed"
     default_message = N_("The payment gateway did not make the refund.")
+
+    def __init__(self, *args: Any, failure: GatewayFailure | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.failure = failure
 
 
 # What staff read when the gateway did not refund; its own words are kept on the order
@@ -128,38 +146,36 @@ def _order_by_no(order_no: str, *, with_lines: bool = False) -> Order:
     return order
 
 
-def _record_failure(
-    order_id: int,
-    message: str,
-    condition: ColumnElement[bool],
-    also: Callable[[], None] | None = None,
-) -> None:
-    """Undo the claim, then keep the gateway's words (and whatever `also` writes: what did
-    succeed) in a transaction of its own. The module's docstring says why it commits."""
-    db.session.rollback()
+def record_failure(failure: GatewayFailure) -> None:
+    """Keep the gateway's words on the order, and the stray trades it did refund, after the
+    failed refund's own transaction rolled back (the caller's second unit of work)."""
+    still: ColumnElement[bool] = (
+        Order.needs_refund.is_(True)
+        if failure.claim == "needs_refund"
+        else Order.status == OrderStatus.REFUND_REQUESTED
+    )
     db.session.execute(
         update(Order)
-        .where(Order.id == order_id, condition)
-        .values(refund_error=message)
+        .where(Order.id == failure.order_id, still)
+        .values(refund_error=failure.message)
         .execution_options(synchronize_session=False)
     )
-    if also is not None:
-        also()
-    db.session.commit()
+    for trade_no, request_no in failure.refunded:
+        _mark_refunded(failure.order_id, trade_no, request_no, failure.staff_user_id, failure.at)
 
 
 # --- a student's request ------------------------------------------------------------------------
 
 
 def approve_refund(order_no: str, staff_user_id: int, now: datetime) -> Order:
-    """refund_requested -> refunded: the gateway refunds what was paid, each line's period is
-    taken back off its enrollment. A free order is refunded without a gateway.
+    """refund_requested -> refunded: the gateway refunds what was paid, its enrollments are
+    derived again without its lines. A free order is refunded without a gateway.
 
     Raises NotFound (no such order), Conflict `refund_not_allowed` (not refund_requested, or
     another approval, rejection or withdrawal got there first), InvalidInput
     `payment_method_unavailable` (the order's gateway is not configured any more), RefundFailed
     `refund_failed` (the gateway did not refund; the order stays refund_requested with
-    `refund_error` set, already committed)."""
+    `refund_error` to be set by `record_failure(exc.failure)`)."""
     order = _order_by_no(order_no, with_lines=True)
     if order.status != OrderStatus.REFUND_REQUESTED:
         raise not_allowed(N_("Only an order whose refund was requested can be refunded."))
@@ -167,7 +183,7 @@ def approve_refund(order_no: str, staff_user_id: int, now: datetime) -> Order:
     gateway = gateway_for(current_app, order.payment_method) if amount > 0 else None
     request_no = request_no_for(order.order_no) if gateway is not None else None
     # The claim: only one transaction moves the order, and it holds the row until it commits.
-    if not _move_status(
+    if not move_status(
         order.id,
         OrderStatus.REFUND_REQUESTED,
         OrderStatus.REFUNDED,
@@ -181,15 +197,14 @@ def approve_refund(order_no: str, staff_user_id: int, now: datetime) -> Order:
         result = gateway.refund(order.order_no, amount, order.refund_reason or "", request_no)
         if not result.ok:
             message = describe(result)
-            _record_failure(order.id, message, Order.status == OrderStatus.REFUND_REQUESTED)
             raise RefundFailed(
                 NOT_REFUNDED,
                 data={"order_no": order_no, "gateway_answer": message},
+                failure=GatewayFailure(order.id, message, claim="refund_requested"),
             )
         if result.fund_change is False:
             log.info("refund %s of %s had been made already", request_no, order_no)
-    for line in order.lines:
-        shorten_enrollment(order.user_id, line.product_id, line.valid_period, now)
+    refresh_enrollments(order.user_id, [line.product_id for line in order.lines], now)
     db.session.refresh(order)
     return order
 
@@ -206,7 +221,7 @@ def reject_refund(order_no: str, staff_user_id: int, reason: str, now: datetime)
             fields={"reason": REASON_LENGTH},
         )
     order = _order_by_no(order_no)
-    if not _move_status(
+    if not move_status(
         order.id,
         OrderStatus.REFUND_REQUESTED,
         OrderStatus.PAID,
@@ -225,9 +240,7 @@ def withdraw_refund(user_id: int, order_no: str, now: datetime) -> Order:
 
     Raises NotFound (no such order, or another user's), Conflict `refund_not_allowed`."""
     order = get_order(user_id, order_no, now)
-    if not _move_status(
-        order.id, OrderStatus.REFUND_REQUESTED, OrderStatus.PAID, refund_error=None
-    ):
+    if not move_status(order.id, OrderStatus.REFUND_REQUESTED, OrderStatus.PAID, refund_error=None):
         raise not_allowed(N_("Only a refund request that is still open can be withdrawn."))
     db.session.refresh(order)
     return order
@@ -336,7 +349,7 @@ def stray_payments(order: Order) -> list[StrayPayment]:
 
 
 def _mark_refunded(
-    order_id: int, trade_no: str, request_no: str, staff_user_id: int, now: datetime
+    order_id: int, trade_no: str, request_no: str, staff_user_id: int | None, now: datetime | None
 ) -> None:
     db.session.execute(
         update(PaymentEvent)
@@ -351,13 +364,6 @@ def _mark_refunded(
     )
 
 
-def _mark_all_refunded(
-    order_id: int, done: list[tuple[str, str]], staff_user_id: int, now: datetime
-) -> None:
-    for trade_no, request_no in done:
-        _mark_refunded(order_id, trade_no, request_no, staff_user_id, now)
-
-
 def refund_flagged_payment(order_no: str, staff_user_id: int, now: datetime) -> Order:
     """Give back every paid trade of a flagged order that the order could not use and that is
     not refunded yet, then clear the flag. The order keeps its state (a paid order stays paid,
@@ -365,8 +371,9 @@ def refund_flagged_payment(order_no: str, staff_user_id: int, now: datetime) -> 
     paid, a trade refunded already and delivered again) the flag is just cleared.
 
     Raises NotFound, Conflict `refund_not_allowed` (not flagged, or someone else just handled
-    it), InvalidInput `payment_method_unavailable`, RefundFailed `refund_failed` (the flag stays,
-    `refund_error` is set and committed; trades refunded before the failure stay recorded)."""
+    it), InvalidInput `payment_method_unavailable`, RefundFailed `refund_failed` (the flag stays;
+    `record_failure(exc.failure)` sets `refund_error` and records the trades refunded before
+    the failure)."""
     order = _order_by_no(order_no)
     if not order.needs_refund:
         raise not_allowed(N_("This order has no payment waiting to be refunded."))
@@ -393,11 +400,8 @@ def refund_flagged_payment(order_no: str, staff_user_id: int, now: datetime) -> 
         )
         if not result.ok:
             message = describe(result)
-            _record_failure(
-                order.id,
-                message,
-                Order.needs_refund.is_(True),
-                also=partial(_mark_all_refunded, order.id, list(done), staff_user_id, now),
+            failure = GatewayFailure(
+                order.id, message, "needs_refund", tuple(done), staff_user_id, now
             )
             raise RefundFailed(
                 PAYMENT_NOT_GIVEN_BACK,
@@ -406,6 +410,7 @@ def refund_flagged_payment(order_no: str, staff_user_id: int, now: datetime) -> 
                     "trade_no": payment.trade_no,
                     "gateway_answer": message,
                 },
+                failure=failure,
             )
         _mark_refunded(order.id, payment.trade_no, request_no, staff_user_id, now)
         done.append((payment.trade_no, request_no))

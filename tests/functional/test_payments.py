@@ -247,6 +247,7 @@ def test_a_failed_delivery_is_retried_by_a_job(app, client, headers, monkeypatch
         return real(app_, form, now)
 
     monkeypatch.setattr("app.blueprints.payments.routes.apply_notification", flaky)
+    monkeypatch.setattr(notifications, "apply_notification", flaky)  # what the job calls
     signed_request = urlsplit(order["pay_url"]).query
     client.post("/payments/sandbox/gateway/pay", data={"signed_request": signed_request})
     assert len(calls) == 2  # the job (inline in tests) delivered it again

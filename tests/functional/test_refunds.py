@@ -9,12 +9,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
+from app import unit_of_work
 from app.blueprints.payments.sandbox import sandbox_notification
 from app.extensions import db
 from app.models import Enrollment, Order, PaymentEvent
 from app.models.types import utcnow
 from app.services import orders as orders_service
 from app.services import refunds
+from app.services.enrollment import grant_access
 from app.services.errors import DomainError, InvalidInput, NotFound
 from app.services.offers import LineRef
 from app.services.orders import OrderLineIn
@@ -75,13 +77,13 @@ def ask_refund(client, headers, order, reason="Not for me"):
 
 
 def as_staff(work):
-    """Run a refunds service the way the admin page does: commit, or roll back on a refusal."""
+    """Run a refunds service the way the admin page does: one unit of work, and a gateway's
+    refusal recorded in a second one after the first rolled back."""
     try:
-        result = work()
-        db.session.commit()
-        return result
-    except DomainError:
-        db.session.rollback()
+        return unit_of_work.run(work)
+    except refunds.RefundFailed as exc:
+        failure = exc.failure
+        unit_of_work.run(lambda: refunds.record_failure(failure))
         raise
 
 
@@ -102,14 +104,14 @@ def test_an_approved_refund_goes_through_the_gateway_and_takes_the_periods_back(
 ):
     month = CourseFactory(policies=[(30, "99.00")])
     forever = CourseFactory(policies=[(0, "299.00")])
-    # Sixty days already owned: the refund takes back only the thirty this order bought.
-    owned_until = utcnow() + timedelta(days=60)
-    db.session.add(
-        Enrollment(
-            user_id=student.id, product_id=month.id, valid_from=utcnow(), valid_until=owned_until
-        )
+    # Sixty days already given (by staff): the refund takes back only the thirty this order
+    # bought.
+    granted_at = utcnow()
+    grant_access(
+        student.id, month.id, granted_by_id=staff.id, reason="gift", now=granted_at, days=60
     )
     db.session.commit()
+    owned_until = granted_at + timedelta(days=60)
     order = paid_order(client, headers, month, forever, amount="398.00")
     assert enrollment_of(student, month).valid_until == owned_until + timedelta(days=30)
     assert enrollment_of(student, forever).valid_until is None

@@ -8,11 +8,11 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
+from app import unit_of_work
 from app.extensions import db
 from app.models import Coupon, CouponRecord, User
 from app.services import coupons
 from app.services.errors import DomainError
-from app.services.retry import retry_on_deadlock
 from tests.factories import CouponFactory, UserFactory
 
 pytestmark = pytest.mark.mariadb
@@ -29,20 +29,13 @@ def race(app, user_ids: list[int], coupon_id: int) -> Counter:
             user = db.session.get(User, user_id)
             db.session.rollback()  # start afresh, as a request would, after the barrier
 
-            def attempt():
-                record = coupons.claim_coupon(user, coupon_id)
-                db.session.commit()
-                return record
-
             barrier.wait(timeout=30)
             try:
-                retry_on_deadlock(attempt)
+                unit_of_work.run(lambda: coupons.claim_coupon(user, coupon_id))
                 outcome = "claimed"
             except DomainError as exc:
-                db.session.rollback()
                 outcome = exc.slug
             except Exception as exc:  # every outcome counts, a crash too
-                db.session.rollback()
                 outcome = f"error: {exc!r}"
             finally:
                 db.session.remove()

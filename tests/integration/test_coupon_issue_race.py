@@ -9,18 +9,18 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
+from app import unit_of_work
 from app.extensions import db
 from app.models import Coupon, CouponRecord, User
 from app.services import coupons
 from app.services.errors import DomainError
-from app.services.retry import retry_on_deadlock
 from tests.factories import CouponFactory, UserFactory
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.usefixtures("mariadb")]
 
 
 def run_together(app, jobs: list) -> list:
-    """Run each job (a function of no arguments, one transaction) in a thread with a session
+    """Run each job (a function of no arguments, one unit of work) in a thread with a session
     of its own, all let go at the same moment; what each returned, or the slug it was refused
     with, or the error it crashed with."""
     barrier = threading.Barrier(len(jobs))
@@ -31,12 +31,10 @@ def run_together(app, jobs: list) -> list:
             db.session.rollback()
             barrier.wait(timeout=30)
             try:
-                results[index] = retry_on_deadlock(job)
+                results[index] = unit_of_work.run(job)
             except DomainError as exc:
-                db.session.rollback()
                 results[index] = exc.slug
             except Exception as exc:  # every outcome counts, a crash too
-                db.session.rollback()
                 results[index] = f"error: {exc!r}"
             finally:
                 db.session.remove()
@@ -51,18 +49,12 @@ def run_together(app, jobs: list) -> list:
 
 
 def issuing(coupon_id: int, usernames: list[str] | None):
-    def job() -> coupons.IssueResult:
-        result = coupons.issue_coupon(coupon_id, usernames)
-        db.session.commit()
-        return result
-
-    return job
+    return lambda: coupons.issue_coupon(coupon_id, usernames)
 
 
 def claiming(coupon_id: int, user_id: int):
     def job() -> str:
         coupons.claim_coupon(db.session.get(User, user_id), coupon_id)
-        db.session.commit()
         return "claimed"
 
     return job

@@ -10,6 +10,7 @@ import time
 import pytest
 from sqlalchemy import select, text
 
+from app import unit_of_work
 from app.blueprints.payments.sandbox import sandbox_notification
 from app.extensions import db
 from app.models import Enrollment, Order
@@ -114,11 +115,13 @@ def in_own_session(app, work):
     """Run a refunds service as the admin page would, in an app context of its own."""
     with app.app_context():
         try:
-            work()
-            db.session.commit()
+            unit_of_work.run(work)
             return "done"
+        except refunds.RefundFailed as exc:
+            failure = exc.failure
+            unit_of_work.run(lambda: refunds.record_failure(failure))
+            return exc.slug
         except DomainError as exc:
-            db.session.rollback()
             return exc.slug
         finally:
             db.session.remove()

@@ -7,8 +7,8 @@ from typing import Any
 from flask import request
 from sqlalchemy.exc import IntegrityError
 
+from app import unit_of_work
 from app.blueprints.api import api
-from app.extensions import db
 from app.models import User
 from app.schemas.auth import (
     CaptchaQuery,
@@ -65,13 +65,14 @@ def _user_out(user: User) -> dict[str, Any]:
 def register(body: RegisterIn):
     captcha.verify("register", body.captcha)
     try:
-        user = accounts.create_user(body.username, body.password, email=body.email or "")
-        db.session.commit()
+        return unit_of_work.run(
+            lambda: _user_out(
+                accounts.create_user(body.username, body.password, email=body.email or "")
+            )
+        )
     except IntegrityError:
         # Another request took the same username between the check and the insert.
-        db.session.rollback()
-        raise Conflict("That username is taken.", slug="username_taken") from None
-    return _user_out(user)
+        raise Conflict(accounts.USERNAME_TAKEN, slug="username_taken") from None
 
 
 @api.route(
@@ -86,13 +87,16 @@ def register(body: RegisterIn):
 @limit_login
 def login(body: LoginIn):
     captcha.verify("login", body.captcha)
-    key, token = tokens.log_in(body.username, body.password)
-    db.session.commit()
-    return {
-        "token": key,
-        "username": token.user.username,
-        "expires_at": token.expires_at.isoformat(),
-    }
+
+    def work() -> dict[str, Any]:
+        key, token = tokens.log_in(body.username, body.password)
+        return {
+            "token": key,
+            "username": token.user.username,
+            "expires_at": token.expires_at.isoformat(),
+        }
+
+    return unit_of_work.run(work)
 
 
 @api.route(
@@ -103,8 +107,8 @@ def login(body: LoginIn):
     auth=True,
 )
 def logout():
-    tokens.revoke_token(request_token())
-    db.session.commit()
+    key = request_token()
+    unit_of_work.run(lambda: tokens.revoke_token(key))
     return None
 
 

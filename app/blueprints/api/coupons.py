@@ -4,23 +4,14 @@ from __future__ import annotations
 
 from flask import request
 
+from app import unit_of_work
 from app.blueprints.api import api
 from app.blueprints.api.auth import current_api_user
-from app.extensions import db
 from app.models.types import utcnow
 from app.schemas.coupons import AvailableCouponOut, CouponRecordOut, MineQuery
 from app.services import coupons
-from app.services.errors import Conflict
-from app.services.retry import retry_on_deadlock
 
 TAGS = ["coupons"]
-
-
-def _busy() -> Conflict:
-    return Conflict(
-        "Many students are claiming this coupon right now; please try again.",
-        slug="coupon_unavailable",
-    )
 
 
 @api.route(
@@ -48,13 +39,10 @@ def available_coupons():
 )
 def claim_coupon(coupon_id: int):
     user, now = current_api_user(), utcnow()
-
-    def claim():
-        record = coupons.claim_coupon(user, coupon_id, now)
-        db.session.commit()
-        return record
-
-    return coupons.record_dict(retry_on_deadlock(claim, busy=_busy), now)
+    return unit_of_work.run(
+        lambda: coupons.record_dict(coupons.claim_coupon(user, coupon_id, now), now),
+        busy=coupons.busy_claiming,
+    )
 
 
 @api.route(

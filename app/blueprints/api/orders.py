@@ -3,23 +3,20 @@ one may study."""
 
 from __future__ import annotations
 
-import logging
 from decimal import Decimal
 
 from flask import current_app, request
 
+from app import unit_of_work
 from app.blueprints.api import api
 from app.blueprints.api.auth import current_api_user
 from app.blueprints.api.envelope import ok_response
-from app.extensions import db
+from app.models import OrderStatus
 from app.models.types import utcnow
 from app.schemas.buying import EnrollmentOut, OrderIn, OrderOut, OrderPageOut, RefundIn
 from app.schemas.catalog import PageQuery
 from app.services import cart, enrollment, orders, payments, refunds
-from app.services.errors import Conflict, InvalidInput
-from app.services.retry import retry_on_deadlock
-
-log = logging.getLogger(__name__)
+from app.services.errors import InvalidInput
 
 TAGS = ["orders"]
 
@@ -57,7 +54,7 @@ def place_order(body: OrderIn):
     payments.check_method(current_app, body.payment_method)
     lines = [orders.OrderLineIn(line.ref(), line.coupon_record_id) for line in body.items]
 
-    def attempt():
+    def work() -> dict:
         order = orders.place_order(
             user.id,
             lines,
@@ -67,23 +64,15 @@ def place_order(body: OrderIn):
             utcnow(),
             idempotency_key=key,
         )
-        # The answer is made before the commit: once committed, the order is answered as
-        # placed even if the database stops answering the very next moment.
-        answer = order_out(order)
-        db.session.commit()
-        return order, answer
+        if order.status == OrderStatus.PAID:  # an order of amount 0: paid at once
+            cart.forget_bought(order)
+        return order_out(order)
 
     try:
-        order, answer = retry_on_deadlock(attempt, busy=_busy_coupons)
+        return unit_of_work.run(work, busy=orders.busy_coupons)
     except orders.DuplicateSubmission:
-        db.session.rollback()  # a double click that lost the race: answer the first order
+        # a double click that lost the race: answer the first order
         return ok_response(order_out(orders.find_by_idempotency_key(user.id, key)))
-    if answer["status"] == "paid":  # an order of amount 0: paid at once
-        try:
-            cart.forget_bought(order)
-        except Exception as exc:  # the order stands; the cart keeps a line the student owns
-            log.warning("order %s placed, cart not updated (%s)", answer["order_no"], exc)
-    return answer
 
 
 @api.route(
@@ -95,12 +84,13 @@ def place_order(body: OrderIn):
     auth=True,
 )
 def list_orders(query: PageQuery):
-    page = orders.list_orders(current_api_user().id, query.page, query.per_page, utcnow())
-    db.session.commit()  # pending orders past their time were expired on the way
-    return {
-        "items": [order_out(order) for order in page.pop("orders")],
-        **page,
-    }
+    user_id = current_api_user().id
+
+    def work() -> dict:  # pending orders past their time are expired on the way
+        page = orders.list_orders(user_id, query.page, query.per_page, utcnow())
+        return {"items": [order_out(order) for order in page.pop("orders")], **page}
+
+    return unit_of_work.run(work)
 
 
 @api.route(
@@ -112,9 +102,9 @@ def list_orders(query: PageQuery):
     errors=(404,),
 )
 def get_order(order_no: str):
-    order = orders.get_order(current_api_user().id, order_no, utcnow())
-    db.session.commit()
-    return order_out(order)
+    user_id = current_api_user().id
+    # a pending order past its time is expired on the way
+    return unit_of_work.run(lambda: order_out(orders.get_order(user_id, order_no, utcnow())))
 
 
 @api.route(
@@ -127,10 +117,8 @@ def get_order(order_no: str):
     errors=(404, 409),
 )
 def cancel_order(order_no: str):
-    order = retry_on_deadlock(
-        lambda: _commit(orders.cancel_order(current_api_user().id, order_no, utcnow()))
-    )
-    return order_out(order)
+    user_id = current_api_user().id
+    return unit_of_work.run(lambda: order_out(orders.cancel_order(user_id, order_no, utcnow())))
 
 
 @api.route(
@@ -144,9 +132,10 @@ def cancel_order(order_no: str):
     errors=(404, 409),
 )
 def request_refund(order_no: str, body: RefundIn):
-    order = orders.request_refund(current_api_user().id, order_no, body.reason, utcnow())
-    db.session.commit()
-    return order_out(order)
+    user_id = current_api_user().id
+    return unit_of_work.run(
+        lambda: order_out(orders.request_refund(user_id, order_no, body.reason, utcnow()))
+    )
 
 
 @api.route(
@@ -159,10 +148,8 @@ def request_refund(order_no: str, body: RefundIn):
     errors=(404, 409),
 )
 def withdraw_refund(order_no: str):
-    order = retry_on_deadlock(
-        lambda: _commit(refunds.withdraw_refund(current_api_user().id, order_no, utcnow()))
-    )
-    return order_out(order)
+    user_id = current_api_user().id
+    return unit_of_work.run(lambda: order_out(refunds.withdraw_refund(user_id, order_no, utcnow())))
 
 
 @api.route(
@@ -174,14 +161,3 @@ def withdraw_refund(order_no: str):
 )
 def my_courses():
     return enrollment.my_enrollments(current_api_user().id, utcnow())
-
-
-def _busy_coupons() -> Conflict:
-    # Lock contention when placing an order is over coupons (or the same items) in use by
-    # another order being placed at the same moment.
-    return Conflict("That coupon is being used by another order.", slug="coupon_unavailable")
-
-
-def _commit(value):
-    db.session.commit()
-    return value

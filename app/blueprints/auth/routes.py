@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
+from app import unit_of_work
 from app.blueprints.auth import bp
 from app.blueprints.auth.forms import (
     EmailForm,
@@ -15,7 +16,6 @@ from app.blueprints.auth.forms import (
     PasswordForm,
     RegisterForm,
 )
-from app.extensions import db
 from app.security import limit_captcha, limit_login, limit_register
 from app.services import accounts, captcha, sessions
 from app.services.errors import CaptchaInvalid, Conflict, InvalidInput, Unauthorized
@@ -47,22 +47,22 @@ def register():
     if form.validate_on_submit():
         try:
             captcha.verify("register", form.altcha.data)
-            user = accounts.create_user(
-                form.username.data, form.password.data, email=form.email.data
+            unit_of_work.run(
+                lambda: sessions.start_session(
+                    accounts.create_user(
+                        form.username.data, form.password.data, email=form.email.data
+                    )
+                )
             )
-            db.session.commit()
         except CaptchaInvalid:
             form.refuse_bot_check()
         except (InvalidInput, Conflict) as exc:
-            db.session.rollback()
             form.show_refusal(exc, field="username")
         except IntegrityError:
             # Another request took the same username between the check and the insert.
-            db.session.rollback()
             taken = Conflict(accounts.USERNAME_TAKEN, slug="username_taken")
             form.show_refusal(taken, field="username")
         else:
-            sessions.start_session(user)
             return redirect(_after_login())
     status = REFUSED if form.errors else 200
     return render_template("auth/register.html", form=form, next_url=_next_url()), status
@@ -77,12 +77,10 @@ def login():
     if form.validate_on_submit():
         try:
             captcha.verify("login", form.altcha.data)
-            sessions.log_in(form.username.data, form.password.data)
-            db.session.commit()
+            unit_of_work.run(lambda: sessions.log_in(form.username.data, form.password.data))
         except CaptchaInvalid:
             form.refuse_bot_check()
         except Unauthorized as exc:
-            db.session.rollback()
             form.show_refusal(exc)
         else:
             return redirect(_after_login())
@@ -120,10 +118,12 @@ def change_password():
     form = PasswordForm(prefix="password")
     if form.validate_on_submit():
         try:
-            sessions.change_password(_user(), form.current_password.data, form.new_password.data)
-            db.session.commit()
+            unit_of_work.run(
+                lambda: sessions.change_password(
+                    _user(), form.current_password.data, form.new_password.data
+                )
+            )
         except InvalidInput as exc:
-            db.session.rollback()
             form.show_refusal(exc, field="new_password")
         else:
             flash(_("Your password was changed, and you were signed out everywhere else."))
@@ -137,10 +137,10 @@ def change_email():
     form = EmailForm(prefix="email")
     if form.validate_on_submit():
         try:
-            accounts.change_email(_user(), form.current_password.data, form.email.data)
-            db.session.commit()
+            unit_of_work.run(
+                lambda: accounts.change_email(_user(), form.current_password.data, form.email.data)
+            )
         except InvalidInput as exc:
-            db.session.rollback()
             form.show_refusal(exc, field="email")
         else:
             flash(_("Your email address was saved."))

@@ -9,13 +9,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
+from app import unit_of_work
 from app.blueprints.coupons import bp
-from app.extensions import db
 from app.i18n import say
 from app.models.types import utcnow
 from app.services import coupons
-from app.services.errors import N_, Conflict, DomainError
-from app.services.retry import retry_on_deadlock
+from app.services.errors import DomainError
 
 
 def login_url(next_path: str) -> str | None:
@@ -24,13 +23,6 @@ def login_url(next_path: str) -> str | None:
         return url_for("auth.login", next=next_path)
     except BuildError:
         return None
-
-
-def _busy() -> Conflict:
-    return Conflict(
-        N_("Many students are claiming this coupon right now; please try again."),
-        slug="coupon_unavailable",
-    )
 
 
 @bp.get("/coupons")
@@ -60,17 +52,13 @@ def claim(coupon_id: int):
         flash(_("Please log in to claim coupons."), "warning")
         return redirect(login_url(back) or back)
     user, now = current_user._get_current_object(), utcnow()
-
-    def claim_and_commit():
-        record = coupons.claim_coupon(user, coupon_id, now)
-        db.session.commit()
-        return record
-
     try:
-        record = retry_on_deadlock(claim_and_commit, busy=_busy)
+        name = unit_of_work.run(
+            lambda: coupons.claim_coupon(user, coupon_id, now).coupon.name,
+            busy=coupons.busy_claiming,
+        )
     except DomainError as exc:
-        db.session.rollback()
         flash(say(exc.message), "danger")
     else:
-        flash(_("Claimed: %(name)s. It is in My coupons.", name=record.coupon.name), "success")
+        flash(_("Claimed: %(name)s. It is in My coupons.", name=name), "success")
     return redirect(back)

@@ -10,15 +10,14 @@ from typing import Any
 from flask import Response, current_app, render_template, request
 from sqlalchemy import select
 
+from app import unit_of_work
 from app.blueprints.payments import bp
 from app.extensions import csrf, db
 from app.models import Order
 from app.models.types import utcnow
-from app.services import cart
 from app.services.errors import DomainError
 from app.services.payments import gateway_for_notification, single_valued
 from app.services.payments.notifications import FAILURE, apply_notification
-from app.services.retry import retry_on_deadlock
 
 log = logging.getLogger(__name__)
 
@@ -26,20 +25,10 @@ log = logging.getLogger(__name__)
 def deliver_notification(form: Mapping[str, Any]) -> str:
     """Apply a notification and commit; what the gateway must read back. Both Alipay's POST
     and the sandbox's in-process delivery come through here, to the very same verifier."""
-
-    def attempt():
-        outcome = apply_notification(current_app, form, utcnow())
-        db.session.commit()
-        return outcome
-
     try:
-        outcome = retry_on_deadlock(attempt)
+        return unit_of_work.run(lambda: apply_notification(current_app, form, utcnow()).answer)
     except DomainError:
-        db.session.rollback()
         return FAILURE  # the gateway will deliver it again
-    if outcome.paid_order is not None:
-        cart.forget_bought(outcome.paid_order)
-    return outcome.answer
 
 
 @bp.post("/payments/alipay/notify")

@@ -106,8 +106,7 @@ def sandbox_pay():
         # As Alipay does: deliver it again later, until the shop answers success.
         from app.jobs import redeliver_sandbox_notification
 
-        queue.enqueue_after_commit(db.session, redeliver_sandbox_notification, notification)
-        db.session.commit()
+        queue.enqueue(redeliver_sandbox_notification, notification)  # nothing left to commit
     back = {
         key: notification[key]
         for key in ("app_id", "seller_id", "out_trade_no", "trade_no", "total_amount")

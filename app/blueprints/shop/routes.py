@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from flask import (
     abort,
@@ -23,17 +21,16 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from app import unit_of_work
 from app.blueprints.shop import bp
 from app.extensions import db
 from app.i18n import say
 from app.models import CourseChapter, CourseSection, ItemType, Order, OrderStatus
 from app.models.types import utcnow
 from app.services import cart, catalog, enrollment, orders, payments, refunds, settlement
-from app.services.errors import N_, Conflict, DomainError, InvalidInput, NotFound
+from app.services.errors import N_, DomainError, InvalidInput, NotFound
 from app.services.offers import ITEM_TYPES, LineRef
-from app.services.retry import retry_on_deadlock
-
-log = logging.getLogger(__name__)
+from app.services.orders import busy_coupons
 
 ORDERS_PER_PAGE = 10
 REFUND_REASON_MAX = 500
@@ -85,7 +82,6 @@ def _login_url(next_path: str) -> str:
 
 
 def _refused(exc: DomainError, back: str):
-    db.session.rollback()
     flash(_refusal_text(exc), "danger")
     return redirect(back)
 
@@ -98,12 +94,11 @@ def _refusal_text(exc: DomainError) -> str:
     return say(exc.message)
 
 
-def _after_order(order: Order):
+def _next_after_order(order: Order) -> str:
     """Where the buyer goes once an order exists: the gateway, or the order when nothing is due."""
-    pay_url = payments.pay_url_for(current_app, order)
-    if pay_url:
-        return redirect(pay_url)
-    return redirect(url_for(".order_detail", order_no=order.order_no))
+    return payments.pay_url_for(current_app, order) or url_for(
+        ".order_detail", order_no=order.order_no
+    )
 
 
 # --- cart ---------------------------------------------------------------------------------------
@@ -246,10 +241,6 @@ def quote_settlement():
 # --- orders -------------------------------------------------------------------------------------
 
 
-def _busy_coupons() -> Conflict:
-    return Conflict(N_("That coupon is being used by another order."), slug="coupon_unavailable")
-
-
 @bp.post("/orders")
 @login_required
 def place_order():
@@ -258,7 +249,7 @@ def place_order():
     if key is not None and not orders.IDEMPOTENCY_KEY.fullmatch(key):
         key = None
     if key and (first := orders.find_by_idempotency_key(user_id, key)):
-        return _after_order(first)
+        return redirect(_next_after_order(first))
     try:
         settle = settlement.current_settlement(user_id)
     except DomainError as exc:
@@ -270,7 +261,7 @@ def place_order():
     except InvalidOperation:
         expected = None
 
-    def attempt() -> tuple[Order, Any, bool]:
+    def work() -> tuple[str, bool]:
         order = orders.place_order(
             user_id,
             _order_lines(settle, chosen),
@@ -280,22 +271,20 @@ def place_order():
             utcnow(),
             idempotency_key=key,
         )
-        # Where the buyer goes is worked out before the commit: once committed, the order is
-        # answered as placed even if the database stops answering the next moment.
-        answer = _after_order(order), order.status == OrderStatus.PAID
-        db.session.commit()
-        return order, *answer
+        paid = order.status == OrderStatus.PAID  # an order of amount 0: paid at once
+        if paid:
+            cart.forget_bought(order)
+        return _next_after_order(order), paid
 
     try:
         if expected is None or not expected.is_finite():
             raise InvalidInput(N_("The amount is missing; please check the total again."))
         payments.check_method(current_app, method)
-        order, next_page, paid = retry_on_deadlock(attempt, busy=_busy_coupons)
+        next_url, paid = unit_of_work.run(work, busy=busy_coupons)
     except orders.DuplicateSubmission:
-        db.session.rollback()  # a double click that lost the race: the first order it is
-        return _after_order(orders.find_by_idempotency_key(user_id, key))
+        # a double click that lost the race: the first order it is
+        return redirect(_next_after_order(orders.find_by_idempotency_key(user_id, key)))
     except DomainError as exc:
-        db.session.rollback()
         if exc.slug == "amount_mismatch":
             flash(
                 _(
@@ -308,37 +297,39 @@ def place_order():
         else:
             flash(_refusal_text(exc), "danger")
         return redirect(url_for(".view_settlement"))
-    try:
-        if paid:  # an order of amount 0: paid at once
-            cart.forget_bought(order)
-            flash(_("Your order is complete. Enjoy your course!"), "success")
-    except Exception as exc:  # the order stands: the buyer goes on to it all the same
-        log.warning("order placed, its after-steps failed (%s)", exc)
-    return next_page
+    if paid:
+        flash(_("Your order is complete. Enjoy your course!"), "success")
+    return redirect(next_url)
 
 
 @bp.get("/orders")
 @login_required
 def list_orders():
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    found = orders.list_orders(current_user.id, page, ORDERS_PER_PAGE, utcnow())
-    db.session.commit()  # pending orders past their time were expired on the way
-    pages = max((found["total"] + ORDERS_PER_PAGE - 1) // ORDERS_PER_PAGE, 1)
-    return render_template("shop/orders.html", orders=found["orders"], page=page, pages=pages)
+
+    def work() -> str:  # pending orders past their time are expired on the way
+        found = orders.list_orders(current_user.id, page, ORDERS_PER_PAGE, utcnow())
+        pages = max((found["total"] + ORDERS_PER_PAGE - 1) // ORDERS_PER_PAGE, 1)
+        return render_template("shop/orders.html", orders=found["orders"], page=page, pages=pages)
+
+    return unit_of_work.run(work)
 
 
 @bp.get("/orders/<order_no>")
 @login_required
 def order_detail(order_no: str):
     now = utcnow()
-    order = orders.get_order(current_user.id, order_no, now)
-    db.session.commit()
-    return render_template(
-        "shop/order.html",
-        order=order,
-        pay_url=payments.pay_url_for(current_app, order),
-        refund_allowed=orders.refund_window_open(order, now),
-    )
+
+    def work() -> str:  # a pending order past its time is expired on the way
+        order = orders.get_order(current_user.id, order_no, now)
+        return render_template(
+            "shop/order.html",
+            order=order,
+            pay_url=payments.pay_url_for(current_app, order),
+            refund_allowed=orders.refund_window_open(order, now),
+        )
+
+    return unit_of_work.run(work)
 
 
 def _order_step(order_no: str, step: Callable[[], Order], done: str, refused: str | None = None):
@@ -346,19 +337,12 @@ def _order_step(order_no: str, step: Callable[[], Order], done: str, refused: st
     deadlock), then back to the order with `done`, or with the refusal (`refused` for a
     `refund_not_allowed`, when given); an unknown order is a 404."""
     back = url_for(".order_detail", order_no=order_no)
-
-    def attempt() -> Order:
-        order = step()
-        db.session.commit()
-        return order
-
     try:
-        retry_on_deadlock(attempt)
+        unit_of_work.run(step)
     except NotFound:
         raise
     except DomainError as exc:
         if refused is not None and exc.slug == "refund_not_allowed":
-            db.session.rollback()
             flash(refused, "warning")
             return redirect(back)
         return _refused(exc, back)

@@ -15,6 +15,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
 from app.models import Order, OrderStatus, PaymentEvent
+from app.services.cart import forget_bought
 from app.services.orders import mark_paid
 from app.services.payments.alipay import gateway_for_notification
 from app.services.payments.gateway import parse_amount, single_valued
@@ -40,7 +41,8 @@ def _payload(form: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def apply_notification(app: Flask, form: Mapping[str, Any], now: datetime) -> Outcome:
-    """Verify and apply one notification in the caller's transaction (commit, then answer)."""
+    """Verify and apply one notification in the caller's unit of work (commit, then answer);
+    the bought items leave the cart after that commit."""
     event = PaymentEvent(gateway="unknown", payload=_payload(form), received_at=now, outcome="")
     db.session.add(event)
 
@@ -83,6 +85,7 @@ def apply_notification(app: Flask, form: Mapping[str, Any], now: datetime) -> Ou
     if order.status == OrderStatus.PENDING and mark_paid(order, now, trade_no):
         event.outcome = "applied"
         db.session.flush()
+        forget_bought(order)  # once the caller commits
         return Outcome(SUCCESS, event, paid_order=order)
     db.session.refresh(order)  # another delivery (or a cancel) got there first
     if order.status in SETTLED and order.trade_no == trade_no:
