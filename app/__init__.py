@@ -39,6 +39,9 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
     Path(app.config["STATIC_INDEX_DIR"]).mkdir(parents=True, exist_ok=True)
 
     register_extensions(app)
+    from app.blueprints.errors import bound_url_integers
+
+    bound_url_integers(app)  # before the blueprints add their rules
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from app.schemas.base import Out, Schema
 from app.services.catalog import CourseQuery
@@ -16,8 +16,10 @@ def _category_or_all(value: object) -> int | None:
     """Absent, `0` or not a number means every category (CONTRACT.md)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value if value > 0 else None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip()) or None
+    text = value.strip() if isinstance(value, str) else ""
+    if text.isascii() and text.isdigit():  # "²" and "٣" are digits to Python, not numbers here
+        # An id past what a database holds names no category: nothing, not an overflow.
+        return min(int(text), 2**63 - 1) or None
     return None
 
 
@@ -31,9 +33,12 @@ class PageQuery(Schema):
 
 
 class CourseListQuery(PageQuery):
-    category_id: Annotated[int | None, BeforeValidator(_category_or_all)] = Field(
-        None, description="absent, 0 or not a number: every category"
-    )
+    category_id: Annotated[
+        int | None,
+        BeforeValidator(_category_or_all),
+        # Any text is taken ("not a number means all"): the document says so.
+        WithJsonSchema({"type": "string", "examples": ["3", "0", "all"]}),
+    ] = Field(None, description="absent, 0 or not a number: every category")
     level: Annotated[
         Literal["beginner", "intermediate", "advanced"] | None, BeforeValidator(_blank_is_none)
     ] = None

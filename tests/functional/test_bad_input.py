@@ -82,3 +82,25 @@ def test_looking_at_the_sign_in_pages_stores_no_session(app_with, path):
             assert 'name="csrf_token"' in page.get_data(as_text=True)
         stored = list(app.extensions["redis_store"].raw.scan_iter("session:*"))
     assert stored == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/courses/98142728097342813110272", "/courses/98142728097342813110272"]
+)
+def test_an_id_too_large_for_the_database_is_a_404(client, path):
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "3x", "all"])
+def test_a_category_that_is_not_an_ascii_number_means_all(client, value):
+    assert client.get(f"/api/v1/courses?category_id={value}").status_code == 200
+
+
+def test_a_category_id_too_large_for_the_database_is_no_category(client):
+    response = client.get("/api/v1/courses?category_id=98142728097342813110272")
+    assert ok(response)["items"] == []
+
+
+def test_a_cart_line_id_too_large_for_the_database_is_a_404(client, headers):
+    response = client.delete("/api/v1/cart/course/4980882104372416318019731456", headers=headers)
+    refused(response, 404, "not_found")
