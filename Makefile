@@ -49,6 +49,7 @@ translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o app/translations/messages.pot .
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 	$(BIN)/pybabel compile -d app/translations
+	$(BIN)/pybabel compile -d app/translations -D admin
 
 # The production topology on this machine (deploy/cluster.py): nginx, two app servers, two
 # workers, MariaDB primary + replica, Redis + replica + three Sentinels, on ports of its own.

@@ -105,7 +105,9 @@ class Config:
     SANDBOX_APP_ID = "sandbox-app"
     SANDBOX_SELLER_ID = "2088000000000000"
 
-    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+    # The site's outside address for the gateway (notify_url, return_url). None: the address
+    # each request came in on (development, testing); production requires it.
+    PUBLIC_BASE_URL: str | None = None
     ORDER_PAYMENT_TIMEOUT_MINUTES = 30
     REFUND_WINDOW_DAYS = 7
     STATIC_INDEX_DIR = str(BASE_DIR / "app" / "static" / "generated")
@@ -114,6 +116,15 @@ class Config:
     UPLOAD_MAX_BYTES = 5 * 1024 * 1024
     UPLOAD_MAX_PIXELS = 25_000_000
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+    # Lesson videos (app/services/media.py): where they live, how long a signed URL is
+    # honoured, the largest upload, and the nginx prefix to hand files to (None: sent by us).
+    MEDIA_FOLDER: str | None = None  # None: instance/media
+    MEDIA_URL_TTL_SECONDS = 7200
+    MEDIA_MAX_BYTES = 2 * 1024 * 1024 * 1024
+    MEDIA_ACCEL_REDIRECT: str | None = None
+    # Where seed-demo keeps the lesson videos it encoded, to copy rather than encode again
+    # (None: MEDIA_FOLDER/.demo; the tests share one for the whole run).
+    DEMO_MEDIA_CACHE: str | None = None
     CORS_ORIGINS: ClassVar[list[str]] = []
 
     # Catalog reads are cached in Redis; bumping the catalog version invalidates them all.
@@ -158,6 +169,13 @@ class Config:
             raise ConfigError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together")
         if config["UPLOAD_MAX_BYTES"] < 1 or config["UPLOAD_MAX_PIXELS"] < 1:
             raise ConfigError("UPLOAD_MAX_BYTES and UPLOAD_MAX_PIXELS must be at least 1")
+        if config["MEDIA_URL_TTL_SECONDS"] < 60:
+            raise ConfigError("MEDIA_URL_TTL_SECONDS must be at least 60")
+        if config["MEDIA_MAX_BYTES"] < 1:
+            raise ConfigError("MEDIA_MAX_BYTES must be at least 1")
+        accel = config.get("MEDIA_ACCEL_REDIRECT")
+        if accel and not (accel.startswith("/") and accel.endswith("/")):
+            raise ConfigError("MEDIA_ACCEL_REDIRECT must be a path that starts and ends with /")
 
 
 class DevelopmentConfig(Config):
@@ -193,6 +211,11 @@ class ProductionConfig(Config):
             raise ConfigError("production refuses to start without DATABASE_URL")
         if config["PAYMENT_SANDBOX"]:
             raise ConfigError("production refuses to start with PAYMENT_SANDBOX on")
+        if not config.get("PUBLIC_BASE_URL"):
+            raise ConfigError(
+                "production refuses to start without PUBLIC_BASE_URL (the site's outside "
+                "address, for the payment gateway's notify and return URLs)"
+            )
 
 
 CONFIGS: dict[str, type[Config]] = {
@@ -232,6 +255,10 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "UPLOAD_MAX_BYTES": ("UPLOAD_MAX_BYTES", int),
     "UPLOAD_MAX_PIXELS": ("UPLOAD_MAX_PIXELS", int),
     "MAX_CONTENT_LENGTH": ("MAX_CONTENT_LENGTH", int),
+    "MEDIA_FOLDER": ("MEDIA_FOLDER", str),
+    "MEDIA_URL_TTL_SECONDS": ("MEDIA_URL_TTL_SECONDS", int),
+    "MEDIA_MAX_BYTES": ("MEDIA_MAX_BYTES", int),
+    "MEDIA_ACCEL_REDIRECT": ("MEDIA_ACCEL_REDIRECT", str),
     "CORS_ORIGINS": ("CORS_ORIGINS", parse_list),
     "PROXY_FIX_X_FOR": ("PROXY_FIX_X_FOR", int),
     "INSTANCE_DIR": ("INSTANCE_DIR", str),
@@ -290,6 +317,8 @@ def load_config(
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance_dir / 'luffy.sqlite3'}"
     if not config.get("UPLOAD_FOLDER"):
         config["UPLOAD_FOLDER"] = str(instance_dir / "uploads")
+    if not config.get("MEDIA_FOLDER"):
+        config["MEDIA_FOLDER"] = str(instance_dir / "media")
     cls.validate(config)
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = development_secret_key(instance_dir)

@@ -36,12 +36,13 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
             "replica": replica_bind(app.config, replica_url),
         }
     Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
+    Path(app.config["MEDIA_FOLDER"]).mkdir(parents=True, exist_ok=True)
     Path(app.config["STATIC_INDEX_DIR"]).mkdir(parents=True, exist_ok=True)
 
-    register_extensions(app)
-    from app.blueprints.errors import bound_url_integers
+    from app import ids
 
-    bound_url_integers(app)  # before the blueprints add their rules
+    ids.register(app)  # `<int:>` refuses ids no database holds (404): before any route
+    register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)

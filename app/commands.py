@@ -1,9 +1,10 @@
-"""CLI commands: `flask --app wsgi seed-demo`, `create-admin`."""
+"""CLI commands: `flask --app wsgi seed-demo`, `create-admin`, `prune-media`."""
 
 from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 
 def register(app: Flask) -> None:
@@ -11,6 +12,7 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_admin_command)
+    app.cli.add_command(prune_media_command)
 
 
 @click.command("create-admin")
@@ -34,3 +36,19 @@ def create_admin_command(username: str, email: str, password: str) -> None:
             "; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message
         ) from exc
     click.echo(f"{'Created' if created else 'Updated'} staff user {user.username}.")
+
+
+@click.command("prune-media")
+@with_appcontext
+def prune_media_command() -> None:
+    """Delete lesson videos no section names any more, once no signed URL can name them."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import CourseSection
+    from app.models.types import utcnow
+    from app.services import media
+
+    referenced = set(db.session.scalars(select(CourseSection.media_file)).all()) - {None}
+    removed = media.prune_media(referenced, utcnow())
+    click.echo(f"removed {len(removed)} file(s)")

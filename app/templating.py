@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, request, session, url_for
+from redis.exceptions import RedisError
 
-from app.i18n import current_language, template_gettext, template_ngettext
+from app.i18n import current_language, period_text, template_gettext, template_ngettext
+
+log = logging.getLogger(__name__)
 
 
 def money(value: Decimal | str | None) -> str:
@@ -49,11 +53,16 @@ def to_display_zone(moment: datetime) -> datetime:
     return moment.astimezone(_zone(current_app.config["DISPLAY_TIMEZONE"]))
 
 
-def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M", zone: bool = True) -> str:
+def local_time(
+    moment: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M", zone: bool = True
+) -> str:
     """A time as people read it: in `DISPLAY_TIMEZONE`, to the minute, labelled with its
-    offset (`2026-12-03 15:07 UTC+8`); `zone=False` leaves the label to a column heading."""
-    if moment is None:
+    offset (`2026-12-03 15:07 UTC+8`); `zone=False` leaves the label to a column heading.
+    `moment` may also be the ISO 8601 text of the API's shapes (`2026-12-03T07:07:00+00:00`)."""
+    if moment is None or moment == "":
         return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
     shown = to_display_zone(moment)
     text = shown.strftime(fmt)
     return f"{text} {zone_label(shown)}" if zone else text
@@ -62,6 +71,23 @@ def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M", zone: bool 
 def display_zone() -> str:
     """The label of `DISPLAY_TIMEZONE` now, for a column heading (`UTC+8`)."""
     return zone_label(to_display_zone(datetime.now(tz=ZoneInfo("UTC"))))
+
+
+def header_cart_count() -> int | None:
+    """How many lines the asker's cart holds, for the header's cart link: a signed-in student's
+    (Redis), a visitor's (their session; none read or made when they have none). None when it
+    cannot be read: the header then shows no number rather than failing the page."""
+    from flask_login import current_user
+
+    from app.services import cart
+
+    try:
+        if current_user and current_user.is_authenticated:
+            return len(cart.RedisCart(current_user.id).lines())
+        return len(cart.SessionCart(session).lines())
+    except RedisError:
+        log.warning("the header's cart count could not be read", exc_info=True)
+        return None
 
 
 def url_with(**changes: object) -> str:
@@ -94,8 +120,11 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["local_time"] = local_time
+    # A period in days as the page's language says it (`1 month`, `1个月`, `Forever`).
+    app.jinja_env.filters["period_text"] = period_text
     app.jinja_env.globals["display_zone"] = display_zone
     app.jinja_env.globals["url_with"] = url_with
+    app.jinja_env.globals["header_cart_count"] = header_cart_count
     app.jinja_env.globals["fixed_url"] = fixed_url
     app.extensions[FIXED_URLS] = {}
     app.jinja_env.globals["current_language"] = current_language

@@ -15,9 +15,12 @@ from pathlib import Path
 import redis
 from harness import ROOT, VENV_BIN
 
-BENCH_DATABASE = "luffy_bench"
+# Where the benchmark's state goes; several people benchmarking on one machine give each run
+# its own (e.g. BENCH_DATABASE=speed_bench BENCH_REDIS_DB=7).
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "luffy_bench")
 # Redis database of the benchmark: never 0 (make run) nor 15 (the tests).
-BENCH_REDIS_DB = 14
+BENCH_REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "14"))
+BENCH_REDIS_PORT = int(os.environ.get("BENCH_REDIS_PORT", "6379"))
 
 
 @dataclass
@@ -25,7 +28,7 @@ class MariaDB:
     """Where a MariaDB server may answer; the benchmark makes and drops its own database."""
 
     host: str = "127.0.0.1"
-    port: int = 3306
+    port: int = int(os.environ.get("BENCH_MYSQL_PORT", "3306"))  # a server of your own
     user: str = "root"
     password: str = ""
 
@@ -128,7 +131,7 @@ def prepare(
     mariadb: MariaDB | None = None,
     database_name: str = BENCH_DATABASE,
     redis_host: str = "127.0.0.1",
-    redis_port: int = 6379,
+    redis_port: int = BENCH_REDIS_PORT,
     redis_db: int = BENCH_REDIS_DB,
 ) -> AppEnvironment:
     """A temp folder, a fresh database (MariaDB when it answers, else SQLite) and a flushed

@@ -43,6 +43,14 @@ ASSETS: dict[str, list[tuple[str, str]]] = {
     ],
     # The rich-text editor of the admin's course descriptions (the HTML it makes is sanitised
     # with nh3 on the server before it is stored).
+    # The lesson player. Its icons come from the vendored sprite (app/static/js/lesson.js sets
+    # iconUrl and blankVideo to our own files: Plyr's defaults are on its CDN).
+    "plyr": [
+        ("dist/plyr.min.js", "plyr.min.js"),
+        ("dist/plyr.css", "plyr.css"),
+        ("dist/plyr.svg", "plyr.svg"),
+        ("LICENSE.md", "LICENSE"),
+    ],
     "quill": [
         ("dist/quill.js", "quill.js"),
         ("dist/quill.snow.css", "quill.snow.css"),

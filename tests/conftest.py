@@ -119,6 +119,9 @@ def test_config(services: Services, tmp_path: Path, **extra) -> dict:
         "INSTANCE_DIR": str(tmp_path / "instance"),
         "STATIC_INDEX_DIR": str(tmp_path / "generated"),
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        "MEDIA_FOLDER": str(tmp_path / "media"),
+        # seed-demo's encoded lessons, made once for every test (their names carry a digest).
+        "DEMO_MEDIA_CACHE": str(Path(tempfile.gettempdir()) / "luffy-test-demo-media"),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     }
     config.update(extra)

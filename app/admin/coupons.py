@@ -25,14 +25,20 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from app import unit_of_work
 from app.admin import admin_endpoint
-from app.admin.base import ReadOnlyModelView, StaffForm, StaffModelView
+from app.admin.base import (
+    IdEqualFilter,
+    ReadOnlyModelView,
+    StaffForm,
+    StaffModelView,
+    user_link,
+)
 from app.extensions import db
 from app.i18n import say
 from app.models import Coupon, CouponKind, CouponRecord, RecordStatus
 from app.models.types import utcnow
 from app.services import coupons
-from app.services.catalog import money
 from app.services.errors import Conflict, DomainError
+from app.templating import local_time, money
 
 KIND_CHOICES = [
     (CouponKind.MONEY_OFF.value, _l("Money off (立减)")),
@@ -91,9 +97,9 @@ def _terms(coupon: Coupon) -> str:
     if coupon.kind == CouponKind.PERCENT:
         terms = _("pay %(percent)s%%", percent=coupon.off_percent)
     else:
-        terms = _("¥%(value)s off", value=money(coupon.value or coupons.ZERO))
+        terms = _("%(value)s off", value=money(coupon.value or coupons.ZERO))
     if minimum > 0:
-        terms = _("%(terms)s from ¥%(minimum)s", terms=terms, minimum=money(minimum))
+        terms = _("%(terms)s from %(minimum)s", terms=terms, minimum=money(minimum))
     return terms
 
 
@@ -114,16 +120,18 @@ def _use_window(view: Any, context: Any, model: Coupon, name: str) -> str:
         return ngettext(
             "%(num)d day after claiming", "%(num)d days after claiming", model.valid_days
         )
-    start = model.valid_from.strftime("%Y-%m-%d %H:%M") if model.valid_from else _("claiming")
-    end = model.valid_until.strftime("%Y-%m-%d %H:%M") if model.valid_until else _("for ever")
-    return _("%(start)s to %(end)s (UTC)", start=start, end=end)
+    start = local_time(model.valid_from) if model.valid_from else _("claiming")
+    end = local_time(model.valid_until) if model.valid_until else _("for ever")
+    return _("%(start)s to %(end)s", start=start, end=end)
 
 
-def records_url(coupon_id: int | None = None) -> str:
-    """The coupon records page, showing only this coupon's records when one is given."""
+def records_url(coupon_id: int | None = None, user_id: int | None = None) -> str:
+    """The coupon records page, showing only this coupon's (or this student's) records."""
     args = {}
     if coupon_id is not None:
         args[f"flt0_{CouponRecordView.column_filters.index(COUPON_FILTER)}"] = coupon_id
+    if user_id is not None:
+        args[f"flt1_{CouponRecordView.column_filters.index(RECORD_USER_FILTER)}"] = user_id
     return url_for(admin_endpoint("coupon-records") + ".index_view", **args)
 
 
@@ -163,10 +171,10 @@ class CouponView(StaffModelView):
     column_labels = {
         "terms": _l("Terms"),
         "product": _l("For"),
-        "claim_start": _l("Claim from (UTC)"),
-        "claim_end": _l("Claim until (UTC)"),
+        "claim_start": _l("Claim from"),
+        "claim_end": _l("Claim until"),
         "use_window": _l("Use window"),
-        "created_at": _l("Created (UTC)"),
+        "created_at": _l("Created"),
         "active": _l("Switched on"),
     }
     column_formatters = {
@@ -234,11 +242,11 @@ class CouponView(StaffModelView):
         "claim_end": {"label": _l("Claim until")},
         "valid_from": {
             "label": _l("Usable from"),
-            "description": _l("Fixed use dates (UTC); empty: from claiming."),
+            "description": _l("Fixed use dates, shop time; empty: from claiming."),
         },
         "valid_until": {
             "label": _l("Usable until"),
-            "description": _l("Fixed use dates (UTC); empty: no end."),
+            "description": _l("Fixed use dates, shop time; empty: no end."),
         },
         "valid_days": {
             "label": _l("Days after claiming"),
@@ -412,6 +420,7 @@ class CouponEqualFilter(FilterEqual):
 
 
 COUPON_FILTER = CouponEqualFilter(CouponRecord.coupon_id, _l("Coupon"))
+RECORD_USER_FILTER = IdEqualFilter(CouponRecord.user_id, _l("Student ID"))
 STATUS_FILTER = RecordStatusFilter(
     CouponRecord.status, _l("Status"), options=list(STATUS_LABELS.items())
 )
@@ -451,18 +460,19 @@ class CouponRecordView(ReadOnlyModelView):
     column_details_list = column_list
     column_labels = {
         "user": _l("Student"),
-        "claimed_at": _l("Claimed (UTC)"),
-        "valid_from": _l("Usable from (UTC)"),
-        "valid_until": _l("Usable until (UTC)"),
-        "used_at": _l("Used (UTC)"),
+        "claimed_at": _l("Claimed"),
+        "valid_from": _l("Usable from"),
+        "valid_until": _l("Usable until"),
+        "used_at": _l("Used"),
     }
     column_formatters = {
         "status": _record_status,
         "coupon": _record_coupon,
         "order": _record_order,
+        "user": user_link,
     }
     column_searchable_list = ("user.username", "code")
-    column_filters = [COUPON_FILTER, STATUS_FILTER]
+    column_filters = [COUPON_FILTER, STATUS_FILTER, RECORD_USER_FILTER]
     column_sortable_list = (
         "code",
         "claimed_at",

@@ -24,6 +24,7 @@ from wtforms.validators import DataRequired, Length
 
 from app import unit_of_work
 from app.admin.base import StaffView
+from app.admin.orders import METHOD_LABELS, STATUS_LABELS
 from app.i18n import say
 from app.models.types import utcnow
 from app.services import refunds
@@ -50,6 +51,8 @@ class RefundsView(StaffView):
             flagged=refunds.flagged_orders(),
             action_form=ActionForm(),
             reject_form=RejectForm(),
+            method_labels=METHOD_LABELS,
+            status_labels=STATUS_LABELS,
         )
 
     @expose("/<order_no>/approve", methods=("POST",))

@@ -22,6 +22,7 @@ from wtforms import BooleanField
 
 from app import unit_of_work
 from app.admin import admin_endpoint
+from app.admin.access import AccessPages
 from app.admin.base import StaffForm, StaffModelView
 from app.blueprints.auth.forms import email_field, new_password_field, repeat_field
 from app.extensions import db
@@ -65,7 +66,7 @@ class PasswordResetForm(StaffForm):
     confirm = repeat_field(_l("Repeat the new password"), of="new_password")
 
 
-class UserView(StaffModelView):
+class UserView(AccessPages, StaffModelView):
     """Users, newest first. They sign up themselves (or `flask create-admin`); none is deleted
     here, since their orders stay."""
 
@@ -86,8 +87,8 @@ class UserView(StaffModelView):
     column_labels = {
         "is_staff": _l("Staff"),
         "active": _l("Account active"),
-        "created_at": _l("Signed up (UTC)"),
-        "last_login_at": _l("Last sign-in (UTC)"),
+        "created_at": _l("Signed up"),
+        "last_login_at": _l("Last sign-in"),
     }
     column_searchable_list = ("username", "email")
     column_filters = (
@@ -97,8 +98,19 @@ class UserView(StaffModelView):
     column_sortable_list = ("username", "email", "created_at", "last_login_at")
     column_default_sort = [("created_at", True), ("id", True)]
     column_extra_row_actions = [
+        EndpointLinkRowAction("fa fa-unlock", ".access_view", title=_l("Access")),
         EndpointLinkRowAction("fa fa-key", ".password_view", title=_l("Reset password")),
     ]
+
+    def orders_url(self, user_id: int) -> str:
+        from app.admin.orders import orders_url
+
+        return orders_url(user=user_id)
+
+    def coupon_records_url(self, user_id: int) -> str:
+        from app.admin.coupons import records_url
+
+        return records_url(user_id=user_id)
 
     def on_model_change(self, form: Any, model: User, is_created: bool) -> None:
         was_active = inspect(model).attrs.active.history.deleted

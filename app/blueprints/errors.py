@@ -19,7 +19,6 @@ from flask import Flask, Request, Response, abort, current_app, render_template,
 from flask_session.redis import RedisSessionInterface
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
-from werkzeug.routing import IntegerConverter
 
 from app.extensions import db
 from app.i18n import say
@@ -64,18 +63,6 @@ def api_error(status: int, code: int, slug: str, message: str, data=None):
     from app.blueprints.api.envelope import error_response
 
     return error_response(status=status, code=code, slug=slug, message=message, data=data)
-
-
-class DatabaseInteger(IntegerConverter):
-    """`<int:id>` of at most 18 digits (every id a database holds, 2**63 - 1 having 19): a
-    longer one matches no rule (404), never an overflow in the database driver."""
-
-    regex = r"\d{1,18}"
-
-
-def bound_url_integers(app: Flask) -> None:
-    """Call before any rule is added (the converter is chosen when a rule is)."""
-    app.url_map.converters["int"] = DatabaseInteger
 
 
 class BoundedRequest(Request):

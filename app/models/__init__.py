@@ -22,9 +22,19 @@ from app.models.catalog import (
 )
 from app.models.coupons import Coupon, CouponKind, CouponRecord, RecordStatus
 from app.models.learning import AccessGrant, SectionProgress
-from app.models.orders import Order, OrderLine, OrderStatus, PaymentEvent, PaymentMethod
+from app.models.orders import (
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentEvent,
+    PaymentMethod,
+    SandboxTrade,
+)
 from app.models.pricing import PricePolicy
 from app.models.users import ApiToken, Enrollment, EnrollmentStatus, User
+
+# The listeners keeping products.students, after the models they read.
+from app.models import counters  # isort: skip
 
 __all__ = [
     "FAQ",
@@ -53,10 +63,12 @@ __all__ = [
     "Product",
     "ProductStatus",
     "RecordStatus",
+    "SandboxTrade",
     "SectionProgress",
     "SectionType",
     "Teacher",
     "User",
+    "counters",
     "course_recommendations",
     "course_teachers",
     "degree_course_courses",

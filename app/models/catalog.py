@@ -18,12 +18,14 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 from app.extensions import db
+from app.models.search import search_text
 from app.models.types import Money, UTCDateTime, utcnow
 from app.services.richtext import sanitize
 
@@ -97,6 +99,8 @@ class Product(db.Model):
         CheckConstraint(_in("item_type", ItemType), name="item_type"),
         CheckConstraint(_in("status", ProductStatus), name="status"),
         Index("ix_products_status_sort", "status", "sort_order", "id"),
+        Index("ix_products_status_price", "status", "sort_price", "sort_order", "id"),
+        Index("ft_products_search", "search_text", mysql_prefix="FULLTEXT"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -108,6 +112,13 @@ class Product(db.Model):
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The cheapest active policy's price (NULL: none), kept by app/models/pricing.py whenever
+    # a policy is written, so the price sorts read a column instead of a subquery per row.
+    sort_price: Mapped[Decimal | None] = mapped_column(Money)
+    # The name and brief as FULLTEXT tokens (app/models/search.py), set on every write.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    # How many enrollments the product has (the `popular` sort), kept by app/models/counters.py.
+    students: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     price_policies: Mapped[list[PricePolicy]] = relationship(  # noqa: F821
         back_populates="product",
@@ -133,6 +144,12 @@ class Product(db.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+@event.listens_for(Product, "before_insert", propagate=True)
+@event.listens_for(Product, "before_update", propagate=True)
+def _set_search_text(mapper, connection, target: Product) -> None:
+    target.search_text = search_text(target.name, target.brief)
 
 
 course_teachers = Table(

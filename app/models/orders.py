@@ -51,6 +51,10 @@ class Order(db.Model):
         CheckConstraint("original_amount - discount_amount = actual_amount", name="amounts_add_up"),
         Index("ix_orders_user_created", "user_id", "created_at"),
         Index("ix_orders_status_created", "status", "created_at"),
+        # The staff list and its CSV export, newest first, read in this order.
+        Index("ix_orders_created", "created_at", "id"),
+        # The dashboard's sales per day, read from the index alone.
+        Index("ix_orders_status_paid", "status", "paid_at", "actual_amount"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -110,6 +114,10 @@ class OrderLine(db.Model):
         ),
         CheckConstraint("valid_period >= 0", name="period_not_negative"),
         UniqueConstraint("order_id", "product_id", name="uq_order_lines_order_product"),
+        # One pending order per (student, product): `pending_user_id` is the buyer while the
+        # order is pending and NULL once it is not (NULLs never clash), so two orders placed at
+        # once for the same item meet here, on SQLite and MariaDB alike.
+        UniqueConstraint("pending_user_id", "product_id", name="uq_order_lines_pending_product"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -131,6 +139,7 @@ class OrderLine(db.Model):
     coupon_discount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     global_discount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
     amount_paid: Mapped[Decimal] = mapped_column(Money)
+    pending_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
 
     order: Mapped[Order] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()  # noqa: F821
@@ -163,3 +172,17 @@ class PaymentEvent(db.Model):
     refund_request_no: Mapped[str | None] = mapped_column(String(64))
 
     order: Mapped[Order | None] = relationship()
+
+
+class SandboxTrade(db.Model):
+    """The sandbox gateway's own record of a payment it took: at most one per order, as a real
+    gateway makes one trade of one `out_trade_no` (Pay pressed twice, in two tabs or after
+    Back, meets the unique `order_no`)."""
+
+    __tablename__ = "sandbox_trades"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(20), unique=True)
+    trade_no: Mapped[str] = mapped_column(String(64), unique=True)
+    total_amount: Mapped[Decimal] = mapped_column(Money)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

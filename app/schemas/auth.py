@@ -124,3 +124,13 @@ class ChallengeOut(Out):
 
     parameters: ChallengeParametersOut
     signature: str
+
+
+class MeUserOut(Out):
+    id: int
+    username: str
+
+
+class MeOut(Out):
+    user: MeUserOut | None = Field(description="the signed-in user; null for a visitor")
+    cart_count: int = Field(ge=0, description="lines in the cart (a visitor's: their session's)")

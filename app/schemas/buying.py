@@ -51,6 +51,12 @@ class CartLineOut(Out):
     price_policies: list[PricePolicyOut]
     price_policy_id: int
     price: MoneyStr
+    retired: bool = Field(
+        False,
+        description="the chosen period is no longer sold: choose one of `price_policies` "
+        "(the line is kept, and left out of `total_price`)",
+    )
+    retired_policy: PricePolicyOut | None = Field(None, description="the period no longer sold")
 
 
 class CartOut(Out):
@@ -134,6 +140,7 @@ class SettlementLineOut(Out):
     item_id: int
     name: str
     price_policy_id: int
+    valid_period: int | None = Field(None, description="days; 0 = for ever")
     price: MoneyStr
     coupons: list[CouponRecordOut]
 
@@ -208,3 +215,5 @@ class EnrollmentOut(Out):
     valid_until: str | None
     active: bool
     status: Literal["active", "expired", "refunded"]
+    progress: int | None  # percent of sections completed (courses only)
+    resume_section_id: int | None  # where to go on; null when nothing started

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
+from app.ids import MAX_ID, parse_id
 from app.schemas.base import Out, Schema
 from app.services.catalog import CourseQuery
 
@@ -13,14 +14,11 @@ MoneyStr = Annotated[str, Field(pattern=r"^\d+\.\d{2}$", examples=["199.00"])]
 
 
 def _category_or_all(value: object) -> int | None:
-    """Absent, `0` or not a number means every category (CONTRACT.md)."""
+    """Absent, `0` or not a number means every category (CONTRACT.md); so do digits that are
+    not ASCII (`²`) and a number no id can be."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value if value > 0 else None
-    text = value.strip() if isinstance(value, str) else ""
-    if text.isascii() and text.isdigit():  # "²" and "٣" are digits to Python, not numbers here
-        # An id past what a database holds names no category: nothing, not an overflow.
-        return min(int(text), 2**63 - 1) or None
-    return None
+        return value if 0 < value <= MAX_ID else None
+    return parse_id(value)
 
 
 def _blank_is_none(value: object) -> object:

@@ -21,7 +21,17 @@ USERNAME_RE = re.compile(rf"[A-Za-z0-9_-]{{{USERNAME_MIN},{USERNAME_MAX}}}")
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
 EMAIL_MAX = 254
 
-hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# argon2id at OWASP's minimum (Password Storage Cheat Sheet: 19 MiB, 2 passes, 1 lane): about
+# 25 ms of CPU a login on this machine, against about 200 ms with argon2-cffi's defaults
+# (64 MiB, 3 passes, 4 lanes), which capped a 2-core server at ~10 logins a second (bench/
+# flash_sale.py). Hashes made with other parameters are made again at the next login
+# (`verify_password`).
+HASH_TIME_COST = 2
+HASH_MEMORY_KIB = 19 * 1024
+HASH_PARALLELISM = 1
+hasher = PasswordHasher(
+    time_cost=HASH_TIME_COST, memory_cost=HASH_MEMORY_KIB, parallelism=HASH_PARALLELISM
+)
 
 BAD_CREDENTIALS = N_("Wrong username or password.")
 USERNAME_TAKEN = N_("That username is taken.")

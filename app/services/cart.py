@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import redis
 from flask import current_app
 
+from app.ids import parse_id
 from app.models import Order
 from app.services.catalog import policy_dict
 from app.services.errors import N_, Conflict, InvalidInput, NotFound
@@ -47,6 +48,10 @@ class CartStore(Protocol):
 
     def remove(self, *keys: str) -> int: ...
 
+    def remove_unchanged(self, lines: dict[str, int]) -> int:
+        """Remove each line only while it still holds the policy id given (read earlier): a
+        line another tab changed meanwhile is left alone."""
+
 
 class RedisCart:
     """A signed-in student's cart."""
@@ -61,7 +66,9 @@ class RedisCart:
         pipe.hgetall(self.key)
         pipe.expire(self.key, self.ttl)  # sliding: every visit keeps it another 30 days
         raw, _ = pipe.execute()
-        return {field: int(value) for field, value in raw.items() if value.isdigit()}
+        return {
+            field: number for field, value in raw.items() if (number := parse_id(value)) is not None
+        }
 
     def put(self, key: str, policy_id: int, *, new_allowed: bool) -> bool:
         def attempt(pipe: redis.client.Pipeline) -> bool:
@@ -79,6 +86,26 @@ class RedisCart:
 
     def remove(self, *keys: str) -> int:
         return int(self.client.hdel(self.key, *keys)) if keys else 0
+
+    def remove_unchanged(self, lines: dict[str, int]) -> int:
+        if not lines:
+            return 0
+        keys = list(lines)
+
+        def attempt(pipe: redis.client.Pipeline) -> int:
+            # WATCH, then read: a change from another tab before EXEC aborts and retries.
+            now = pipe.hmget(self.key, keys)
+            gone = [
+                k
+                for k, v in zip(keys, now, strict=True)
+                if v is not None and parse_id(v) == lines[k]
+            ]
+            pipe.multi()
+            if gone:
+                pipe.hdel(self.key, *gone)
+            return len(gone)
+
+        return self.client.transaction(attempt, self.key, value_from_callable=True)
 
 
 class SessionCart:
@@ -107,15 +134,20 @@ class SessionCart:
         self.session[SESSION_KEY] = lines
         return removed
 
+    def remove_unchanged(self, lines: dict[str, int]) -> int:
+        current = self.lines()
+        return self.remove(*(k for k, v in lines.items() if current.get(k) == v))
+
 
 def parse_key(key: str) -> tuple[str, int] | None:
     item_type, _, item_id = key.partition(":")
-    if item_type not in ITEM_TYPES or not item_id.isdigit():
+    number = parse_id(item_id)
+    if item_type not in ITEM_TYPES or number is None:
         return None
-    return item_type, int(item_id)
+    return item_type, number
 
 
-def line_dict(offer: Offer) -> dict[str, Any]:
+def line_dict(offer: Offer, retired: bool = False) -> dict[str, Any]:
     product = offer.product
     return {
         "item_type": product.item_type,
@@ -125,7 +157,18 @@ def line_dict(offer: Offer) -> dict[str, Any]:
         "price_policies": [policy_dict(p) for p in product.current_policies],
         "price_policy_id": offer.policy.id,
         "price": f"{offer.policy.price:.2f}",
+        "retired": retired,
+        "retired_policy": policy_dict(offer.policy) if retired else None,
     }
+
+
+def _retired_line(product, ref: LineRef) -> dict[str, Any] | None:
+    """A line whose period is no longer sold, kept for the student to choose another (None
+    when the product has no current period at all: nothing to choose)."""
+    policy = next((p for p in product.price_policies if p.id == ref.price_policy_id), None)
+    if policy is None or policy.active or not product.current_policies:
+        return None
+    return line_dict(Offer(product=product, policy=policy), retired=True)
 
 
 def _checked(user_id: int | None, ref: LineRef) -> Offer:
@@ -157,29 +200,38 @@ def remove_line(store: CartStore, item_type: str, item_id: int) -> None:
 
 
 def cart_contents(store: CartStore, user_id: int | None) -> dict[str, Any]:
-    """The cart with fresh prices. Lines that can no longer be bought (the course went
-    offline, its policy was retired, or it is owned for ever now) leave the cart."""
+    """The cart with fresh prices. A line whose period was retired is kept, marked `retired`
+    with the current periods to choose from (and left out of the total). Lines that can no
+    longer be bought at all (the course went offline, or is owned for ever now) leave the cart,
+    unless another tab changed them since they were read here."""
     lines = store.lines()
     refs = []
-    stale = []
+    stale: dict[str, int] = {}
     for key, policy_id in lines.items():
         parsed = parse_key(key)
         if parsed is None:
-            stale.append(key)
+            stale[key] = policy_id
             continue
         refs.append(LineRef(parsed[0], parsed[1], policy_id))
     products = load_products(ref.item_id for ref in refs)
     owned = forever_owned(user_id, products)
     items = []
     for ref in refs:
+        product = products.get(ref.item_id)
         try:
-            items.append(line_dict(check_offer(products.get(ref.item_id), ref, owned)))
-        except (NotFound, InvalidInput, Conflict):
-            stale.append(ref.key)
+            items.append(line_dict(check_offer(product, ref, owned)))
+        except Conflict as exc:
+            kept = _retired_line(product, ref) if exc.slug == "price_policy_changed" else None
+            if kept is not None:
+                items.append(kept)
+            else:
+                stale[ref.key] = ref.price_policy_id
+        except (NotFound, InvalidInput):
+            stale[ref.key] = ref.price_policy_id
     if stale:
-        store.remove(*stale)
+        store.remove_unchanged(stale)
     items.sort(key=lambda item: (item["item_type"], item["item_id"]))
-    total = sum((Decimal(item["price"]) for item in items), Decimal("0.00"))
+    total = sum((Decimal(item["price"]) for item in items if not item["retired"]), Decimal("0.00"))
     return {"items": items, "total_price": f"{total:.2f}", "count": len(items)}
 
 

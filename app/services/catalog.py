@@ -1,6 +1,7 @@
 """What students may see of the catalog, as plain dicts ready for a page or the API, cached.
 
-Only online products appear: offline and upcoming ones are invisible here, whatever the id.
+Only online products appear: offline and upcoming ones are invisible here, whatever the id
+(but `get_upcoming_course`, with which a course's page announces one that is coming).
 Every list is read in a fixed number of queries, whatever its length. Each read also comes as
 `..._json()`, its JSON text, which the cache encodes once per catalog version.
 
@@ -22,11 +23,11 @@ from app.models import (
     CourseCategory,
     CourseChapter,
     DegreeCourse,
-    Enrollment,
     PricePolicy,
     Product,
     ProductStatus,
 )
+from app.models.search import boolean_query
 from app.services.catalog_cache import Entry, cached_entry
 from app.services.errors import N_, NotFound
 
@@ -100,7 +101,9 @@ def faq_dict(faq) -> dict[str, Any]:
     return {"id": faq.id, "question": faq.question, "answer": faq.answer}
 
 
-def section_dict(section) -> dict[str, Any]:
+def section_dict(section, course_id: int | None) -> dict[str, Any]:
+    """A section as the course's page shows it; a free trial links to its lesson page when
+    the course is online (`course_id`; None: not open to try)."""
     shown = {
         "id": section.id,
         "name": section.name,
@@ -108,8 +111,8 @@ def section_dict(section) -> dict[str, Any]:
         "duration": section.duration,
         "free_trial": section.free_trial,
     }
-    if section.free_trial:  # the link of a paid section is for enrolled students only
-        shown["link"] = section.link
+    if section.free_trial and course_id is not None:  # where anyone may watch it
+        shown["link"] = f"/learn/{course_id}/{section.id}"
     return shown
 
 
@@ -149,15 +152,6 @@ def list_categories_json() -> bytes:
     return _categories().json()
 
 
-def _min_price():
-    return (
-        select(func.min(PricePolicy.price))
-        .where(PricePolicy.product_id == Product.id, PricePolicy.active.is_(True))
-        .correlate(Product)
-        .scalar_subquery()
-    )
-
-
 def _like(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -174,6 +168,10 @@ def _filtered_courses(query: CourseQuery) -> Select:
         stmt = stmt.where(
             or_(Course.name.ilike(pattern, escape="\\"), Course.brief.ilike(pattern, escape="\\"))
         )
+        # On MariaDB the FULLTEXT index finds the few rows the LIKE then checks (search.py).
+        words = boolean_query(query.q)
+        if words is not None and db.session.get_bind().dialect.name == "mysql":
+            stmt = stmt.where(Product.search_text.match(words))
     return stmt
 
 
@@ -181,18 +179,12 @@ def _ordered(stmt: Select, sort: str) -> Select:
     if sort == "newest":
         return stmt.order_by(Course.created_at.desc(), Course.id.desc())
     if sort in ("price_asc", "price_desc"):
-        price = _min_price()
+        price = Course.sort_price  # the cheapest current policy (app/models/pricing.py)
         # Courses with no price yet go last either way.
         direction = price.asc() if sort == "price_asc" else price.desc()
         return stmt.order_by(price.is_(None), direction, Course.sort_order, Course.id)
-    if sort == "popular":
-        students = (
-            select(func.count(Enrollment.id))
-            .where(Enrollment.product_id == Product.id)
-            .correlate(Product)
-            .scalar_subquery()
-        )
-        return stmt.order_by(students.desc(), Course.sort_order, Course.id)
+    if sort == "popular":  # the stored count of enrollments (app/models/counters.py)
+        return stmt.order_by(Course.students.desc(), Course.sort_order, Course.id)
     return stmt.order_by(Course.sort_order, Course.id)
 
 
@@ -225,59 +217,66 @@ def list_courses_json(query: CourseQuery) -> bytes:
     return _courses(query).json()
 
 
-def _course(course_id: int) -> Entry:
-    def build():
-        course = db.session.scalar(
-            select(Course)
-            .where(Course.id == course_id, Course.status == ProductStatus.ONLINE)
-            .options(
-                joinedload(Course.category),
-                joinedload(Course.detail),
-                selectinload(Course.price_policies),
-                selectinload(Course.teachers),
-                selectinload(Course.chapters).selectinload(CourseChapter.sections),
-                selectinload(Course.faqs),
-                selectinload(Course.recommended),
-            )
+def _course_content(course_id: int, status: ProductStatus) -> dict[str, Any] | None:
+    """A course of that status with everything its page shows, or None."""
+    course = db.session.scalar(
+        select(Course)
+        .where(Course.id == course_id, Course.status == status)
+        .options(
+            joinedload(Course.category),
+            joinedload(Course.detail),
+            selectinload(Course.price_policies),
+            selectinload(Course.teachers),
+            selectinload(Course.chapters).selectinload(CourseChapter.sections),
+            selectinload(Course.faqs),
+            selectinload(Course.recommended),
         )
-        if course is None:
-            return None
-        detail = course.detail
-        return {
-            **course_summary(course),
-            "course_type": course.course_type,
-            "period": course.period,
-            "detail": None
-            if detail is None
-            else {
-                "hours": detail.hours,
-                "slogan": detail.slogan,
-                "video_brief_link": detail.video_brief_link,
-                "why_study": detail.why_study,
-                "what_to_study": detail.what_to_study,
-                "career_improvement": detail.career_improvement,
-                "prerequisite": detail.prerequisite,
-            },
-            "teachers": [teacher_dict(t) for t in course.teachers],
-            "chapters": [
-                {
-                    "id": ch.id,
-                    "number": ch.number,
-                    "name": ch.name,
-                    "summary": ch.summary,
-                    "sections": [section_dict(s) for s in ch.sections],
-                }
-                for ch in course.chapters
-            ],
-            "faqs": [faq_dict(f) for f in course.faqs],
-            "recommended": [
-                {"id": r.id, "name": r.name, "brief": r.brief, "course_img": r.course_img}
-                for r in course.recommended
-                if r.status == ProductStatus.ONLINE
-            ],
-        }
+    )
+    if course is None:
+        return None
+    detail = course.detail
+    open_to_try = course.id if course.status == ProductStatus.ONLINE else None
+    return {
+        **course_summary(course),
+        "course_type": course.course_type,
+        "period": course.period,
+        "detail": None
+        if detail is None
+        else {
+            "hours": detail.hours,
+            "slogan": detail.slogan,
+            "video_brief_link": detail.video_brief_link,
+            "why_study": detail.why_study,
+            "what_to_study": detail.what_to_study,
+            "career_improvement": detail.career_improvement,
+            "prerequisite": detail.prerequisite,
+        },
+        "teachers": [teacher_dict(t) for t in course.teachers],
+        "chapters": [
+            {
+                "id": ch.id,
+                "number": ch.number,
+                "name": ch.name,
+                "summary": ch.summary,
+                "sections": [section_dict(s, open_to_try) for s in ch.sections],
+            }
+            for ch in course.chapters
+        ],
+        "faqs": [faq_dict(f) for f in course.faqs],
+        "recommended": [
+            {"id": r.id, "name": r.name, "brief": r.brief, "course_img": r.course_img}
+            for r in course.recommended
+            if r.status == ProductStatus.ONLINE
+        ],
+    }
 
-    found = cached_entry("course", (current_language(), course_id), build)
+
+def _course(course_id: int) -> Entry:
+    found = cached_entry(
+        "course",
+        (current_language(), course_id),
+        lambda: _course_content(course_id, ProductStatus.ONLINE),
+    )
     if found.value is None:
         raise NotFound(N_("No such course."))
     return found
@@ -290,6 +289,20 @@ def get_course(course_id: int) -> dict[str, Any]:
 
 def get_course_json(course_id: int) -> bytes:
     return _course(course_id).json()
+
+
+def get_upcoming_course(course_id: int) -> dict[str, Any]:
+    """An upcoming course, for its page to announce (not to sell: it has no price policies
+    here, and offers refuse it); NotFound for any other course. The API keeps to online ones."""
+
+    def build() -> dict[str, Any] | None:
+        content = _course_content(course_id, ProductStatus.UPCOMING)
+        return None if content is None else {**content, "price_policies": []}
+
+    found = cached_entry("upcoming_course", (current_language(), course_id), build)
+    if found.value is None:
+        raise NotFound(N_("No such course."))
+    return found.value
 
 
 def _degree_courses(page: int, per_page: int) -> Entry:

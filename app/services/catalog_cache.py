@@ -34,7 +34,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import redis
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, current_app, g, has_app_context, has_request_context
 from markupsafe import Markup
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -49,9 +49,9 @@ EPOCH_KEY = "catalog:epoch"  # a random token, new with every change and after a
 CHANGED = "catalog_changed"
 EXTENSION = "catalog_local_cache"
 VERSION_READER = "catalog_version_reader"
-# The version this request reads the catalog at; in the request's environ, not in `g`: an app
-# context may outlive one request.
-REQUEST_VERSION = "luffy.catalog_version"
+# The version this request reads the catalog at, in `g`; dropped when the request ends, since
+# an app context may outlive one request (tests, a command serving several).
+REQUEST_VERSION = "_catalog_version"
 # Entries (data and HTML fragments together) a process keeps; the least recently used go first.
 DEFAULT_LOCAL_ENTRIES = 512
 H = TypeVar("H", Markup, tuple[Markup, ...], tuple[bytes, ...])
@@ -90,6 +90,7 @@ def init_app(app: Flask) -> None:
     store = app.extensions["redis_store"]
     if not store.embedded:  # the in-process stand-in has no connection to send bytes on
         app.extensions[VERSION_READER] = VersionReader(store.client)
+    app.teardown_request(_forget_request_version)
     if not event.contains(Session, "after_flush", _note_catalog_change):
         event.listen(Session, "after_flush", _note_catalog_change)
         event.listen(Session, "after_commit", _bump_if_changed)
@@ -176,7 +177,7 @@ def bump_catalog_version() -> str:
         count, _ = pipe.execute()
     version = f"{epoch}.{count}"
     if has_request_context():
-        request.environ[REQUEST_VERSION] = version
+        setattr(g, REQUEST_VERSION, version)
     return version
 
 
@@ -184,10 +185,15 @@ def _read_version() -> str:
     """The version a catalog read uses: read from Redis once per request."""
     if not has_request_context():
         return catalog_version()
-    version = request.environ.get(REQUEST_VERSION)
+    version = g.get(REQUEST_VERSION)
     if version is None:
-        version = request.environ[REQUEST_VERSION] = catalog_version()
+        version = catalog_version()
+        setattr(g, REQUEST_VERSION, version)
     return version
+
+
+def _forget_request_version(_exc: BaseException | None = None) -> None:
+    g.pop(REQUEST_VERSION, None)
 
 
 # --- the process's entries --------------------------------------------------------------------
@@ -295,19 +301,12 @@ def cached_entry(name: str, parts: tuple[Any, ...], build: Callable[[], Any]) ->
     return entry
 
 
-def cached_fragment(
-    name: str,
-    parts: tuple[Any, ...],
-    render: Callable[[], H],
-    *,
-    keep_if: Callable[[], bool] | None = None,
-) -> H:
+def cached_fragment(name: str, parts: tuple[Any, ...], render: Callable[[], H]) -> H:
     """What `render()` makes (HTML, or a tuple of HTML pieces) of the catalog alone, kept in this
     process for this catalog version. `parts` must name everything else it depends on (the
-    language, the query arguments); nothing personal (a user's name, a CSRF token, a CSP nonce)
-    may ever be in it: when `keep_if()`, asked right after `render()`, says otherwise, what was
-    rendered is used this once and not kept. While templates reload on change (development), it
-    is never kept."""
+    language, the address). The caller renders it where nothing personal or per-request can
+    reach it (the catalog pages render in a request context of their own, which refuses a CSRF
+    token or a CSP nonce). While templates reload on change (development), it is never kept."""
     if current_app.jinja_env.auto_reload:
         return render()
     try:
@@ -320,8 +319,7 @@ def cached_fragment(
     fragment = local.get(version, key)
     if fragment is None:
         fragment = render()
-        if keep_if is None or keep_if():
-            local.put(version, key, fragment)
+        local.put(version, key, fragment)
     return fragment
 
 
@@ -345,8 +343,8 @@ def _bump_if_changed(session: Session) -> None:
     except redis.RedisError:
         # Committed already: the cache ages out on its own (CATALOG_CACHE_SECONDS).
         log.exception("could not bump the catalog cache version")
-        if has_request_context():
-            request.environ.pop(REQUEST_VERSION, None)  # this request reads it again
+        if has_app_context():
+            g.pop(REQUEST_VERSION, None)  # this request (if any) reads it again
     for listener in _listeners:
         listener()
 

@@ -48,6 +48,7 @@ from app.models import (
 )
 from app.models.catalog import degree_course_courses
 from app.services.errors import N_, Conflict, InvalidInput, NotFound
+from app.services.learning import courses_progress, forget_access_after_commit
 
 # Orders whose lines still pay for their enrollments.
 KEPT = (OrderStatus.PAID, OrderStatus.REFUND_REQUESTED)
@@ -196,6 +197,8 @@ def refresh_enrollments(user_id: int, product_ids: Iterable[int], now: datetime)
     for product_id in seen:
         recompute_enrollment(user_id, product_id, now)
     db.session.flush()
+    # Media URLs already handed out check the enrollment through a short cache: drop it.
+    forget_access_after_commit([(user_id, product_id) for product_id in seen])
 
 
 # --- staff grants -------------------------------------------------------------------------------
@@ -280,7 +283,10 @@ def revoke_grant(grant_id: int, *, revoked_by_id: int, reason: str, now: datetim
 # --- reading ------------------------------------------------------------------------------------
 
 
-def my_enrollments(user_id: int, now: datetime) -> list[dict]:
+def my_enrollments(user_id: int, now: datetime, *, for_page: bool = False) -> list[dict]:
+    """The student's enrollments, most recently changed first, each with its status and, for
+    a course, the progress made and where to resume (one query for all their courses).
+    `for_page` adds what the page shows besides: the cover and the first section."""
     kinds = with_polymorphic(Product, [Course, DegreeCourse])
     rows = db.session.execute(
         select(Enrollment, kinds)
@@ -288,10 +294,23 @@ def my_enrollments(user_id: int, now: datetime) -> list[dict]:
         .where(Enrollment.user_id == user_id)
         .order_by(Enrollment.updated_at.desc(), Enrollment.id.desc())
     ).all()
-    return [enrollment_dict(enrollment, product, now) for enrollment, product in rows]
+    courses = [product.id for _, product in rows if isinstance(product, Course)]
+    progress = courses_progress(user_id, courses)
+    shown = []
+    for enrollment, product in rows:
+        item = enrollment_dict(enrollment, product, now, progress.get(product.id))
+        if for_page:
+            item["course_img"] = product.course_img
+            item["ends_at"] = enrollment.valid_until
+            sections = progress[product.id]["sections"] if product.id in progress else []
+            item["first_section_id"] = sections[0]["id"] if sections else None
+        shown.append(item)
+    return shown
 
 
-def enrollment_dict(enrollment: Enrollment, product: Product, now: datetime) -> dict:
+def enrollment_dict(
+    enrollment: Enrollment, product: Product, now: datetime, progress: dict | None = None
+) -> dict:
     return {
         "item_type": product.item_type,
         "item_id": product.id,
@@ -300,6 +319,8 @@ def enrollment_dict(enrollment: Enrollment, product: Product, now: datetime) -> 
         "valid_until": enrollment.valid_until.isoformat() if enrollment.valid_until else None,
         "active": enrollment.active_at(now),
         "status": enrollment.status_at(now),
+        "progress": progress["percent"] if progress else None,
+        "resume_section_id": progress["resume_section_id"] if progress else None,
     }
 
 

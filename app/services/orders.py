@@ -19,7 +19,15 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.i18n import period_text
-from app.models import CouponRecord, Order, OrderLine, OrderStatus, RecordStatus
+from app.models import (
+    CouponRecord,
+    Enrollment,
+    Order,
+    OrderLine,
+    OrderStatus,
+    RecordStatus,
+    User,
+)
 from app.services import pricing
 from app.services.catalog import money
 from app.services.enrollment import refresh_enrollments
@@ -39,6 +47,43 @@ def busy_coupons() -> Conflict:
     """Placing an order lost to a lock twice: another order being placed at the same moment
     holds its coupons (or the same items)."""
     return Conflict(N_("That coupon is being used by another order."), slug="coupon_unavailable")
+
+
+class PendingOrderConflict(Conflict):
+    """409 `order_pending`: `data.order_no` names the pending order that holds the item."""
+
+
+def order_pending(order_no: str | None) -> Conflict:
+    """An item of the new order is in another pending order of the student: pay or cancel that
+    one (CONTRACT.md, "Which conflict is which")."""
+    return PendingOrderConflict(
+        N_("This course is already in an order waiting for payment: pay it or cancel it."),
+        slug="order_pending",
+        data={"order_no": order_no},
+    )
+
+
+def pending_order_with(
+    user_id: int, product_ids: Sequence[int], now: datetime, *, locking: bool = False
+) -> Order | None:
+    """The student's pending order that holds one of the products, if any. Pending orders past
+    their time are expired first (they hold nothing any more). `locking` reads the latest
+    committed rows (MariaDB's snapshot would not show an order committed since it began)."""
+    query = (
+        select(Order)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .where(
+            OrderLine.pending_user_id == user_id,
+            OrderLine.product_id.in_(list(product_ids)),
+        )
+        .order_by(Order.id)
+    )
+    if locking:
+        query = query.with_for_update()
+    for order in db.session.scalars(query).unique():
+        if expire_if_overdue(order, now).status == OrderStatus.PENDING:
+            return order
+    return None
 
 
 @dataclass(frozen=True)
@@ -150,8 +195,12 @@ def place_order(
     """Create a pending order with its lines and reserve its coupons, in the caller's
     transaction. An order of amount 0 is paid at once. Raises DuplicateSubmission when the same
     Idempotency-Key won a race (roll back and answer `find_by_idempotency_key`)."""
+    lock_buyer(user_id)
     priced = price_order(user_id, lines, global_record_id, now)
     quote = priced.quote
+    held = pending_order_with(user_id, [offer.product.id for offer in priced.offers], now)
+    if held is not None:
+        raise order_pending(held.order_no)
     if quote.amount != expected_amount:
         raise Conflict(
             N_("The amount has changed; please check the new amount."),
@@ -183,6 +232,7 @@ def place_order(
                 coupon_discount=line.coupon_discount,
                 global_discount=line.global_discount,
                 amount_paid=line.paid,
+                pending_user_id=user_id,
             )
         )
     _insert_with_fresh_number(order, now)
@@ -201,9 +251,15 @@ def _insert_with_fresh_number(order: Order, now: datetime) -> None:
                 db.session.add(order)
             return
         except IntegrityError as exc:
-            if order.idempotency_key and "idempotency" in str(exc.orig).lower():
+            problem = str(exc.orig).lower()
+            if order.idempotency_key and "idempotency" in problem:
                 raise DuplicateSubmission() from None
-            if "order_no" not in str(exc.orig).lower():
+            if "pending" in problem:
+                # Another order for one of these items was placed at the same moment and won.
+                products = [line.product_id for line in order.lines]
+                held = pending_order_with(order.user_id, products, now, locking=True)
+                raise order_pending(held.order_no if held else None) from None
+            if "order_no" not in problem:
                 raise
     raise RuntimeError("could not find a free order number")  # pragma: no cover
 
@@ -227,14 +283,49 @@ def reserve_coupons(order: Order, records: Sequence[CouponRecord]) -> None:
 
 
 def move_status(order_id: int, source: str, target: str, **values: Any) -> bool:
-    """The one way an order changes state: only from the state it is known to be in."""
+    """The one way an order changes state: only from the state it is known to be in. An order
+    that leaves `pending` lets go of its items (another order may hold them now)."""
     moved = db.session.execute(
         update(Order)
         .where(Order.id == order_id, Order.status == source)
         .values(status=target, **values)
         .execution_options(synchronize_session=False)
     ).rowcount
+    if moved == 1 and source == OrderStatus.PENDING:
+        db.session.execute(
+            update(OrderLine)
+            .where(OrderLine.order_id == order_id)
+            .values(pending_user_id=None)
+            .execution_options(synchronize_session=False)
+        )
     return moved == 1
+
+
+def lock_buyer(user_id: int) -> None:
+    """Take the student's row lock for the rest of the transaction: one student's orders are
+    placed, and their payments applied, one after the other. Two orders for the same item at
+    once then meet here (the second sees the first, 409 `order_pending`) rather than in the
+    unique index, where concurrent inserts of one key deadlock on MariaDB. Every path takes it
+    before any order, coupon or enrollment row. (SQLite ignores it and writes one at a time.)"""
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+def owned_forever(order: Order) -> list[str]:
+    """The names of the order's items its buyer may already study for ever (a staff grant, a
+    degree course paid since, another order paid first). Takes the buyer's row lock first: two
+    payments of one student are applied one after the other, so the second sees what the first
+    gave (an enrollment not yet made has no row to lock, and READ COMMITTED takes no gap
+    locks, so locking the enrollments alone would let both through)."""
+    lock_buyer(order.user_id)
+    rows = db.session.scalars(
+        select(Enrollment.product_id).where(
+            Enrollment.user_id == order.user_id,
+            Enrollment.product_id.in_([line.product_id for line in order.lines]),
+            Enrollment.valid_until.is_(None),
+        )
+    ).all()
+    owned = set(rows)
+    return [line.product_name for line in order.lines if line.product_id in owned]
 
 
 def mark_paid(order: Order, now: datetime, trade_no: str | None) -> bool:

@@ -120,3 +120,66 @@ def quote(
         global_discount=global_discount,
         amount=base - global_discount,
     )
+
+
+@dataclass(frozen=True)
+class BestChoice:
+    """The coupons that make the total lowest: for each line the index of its coupon in the
+    options given (None: no coupon), the index of the site-wide coupon (or None), and the quote."""
+
+    line_coupons: list[int | None]
+    site_coupon: int | None
+    quote: Quote
+
+
+def best_coupons(
+    lines: Sequence[tuple[Decimal, Sequence[CouponTerms]]],
+    site_coupons: Sequence[CouponTerms] = (),
+) -> BestChoice:
+    """Search every combination exactly (a course coupon or none per line, one site-wide coupon
+    or none) for the lowest amount; on a tie, the fewest coupons (keep the rest for later), then
+    the earlier options.
+
+    What a site-wide coupon makes of a base never decreases as the base grows (each kind is
+    monotone, rounding too), so for each site-wide coupon only the distinct sums the lines can
+    reach matter, not which coupons reached them: the search keeps, for every reachable sum of
+    line subtotals, the way to it with the fewest coupons, then tries every site-wide coupon
+    on every sum. Exact, in Decimal; as many states as there are distinct sums."""
+    # sum of subtotals -> (coupons used, choice per line so far)
+    reachable: dict[Decimal, tuple[int, tuple[int | None, ...]]] = {ZERO: (0, ())}
+    for price, coupons in lines:
+        options: list[tuple[int | None, Decimal]] = [(None, price)]
+        options += [(j, c.pay(price)) for j, c in enumerate(coupons) if c.applies_to(price)]
+        grown: dict[Decimal, tuple[int, tuple[int | None, ...]]] = {}
+        for total, (used, picks) in reachable.items():
+            for j, subtotal in options:
+                candidate = (used + (j is not None), (*picks, j))
+                key = total + subtotal
+                if key not in grown or candidate[0] < grown[key][0]:
+                    grown[key] = candidate
+        reachable = grown
+
+    best: tuple[Decimal, int, int, tuple[int | None, ...], int | None] | None = None
+    site_options: list[tuple[int | None, CouponTerms | None]] = [(None, None)]
+    site_options += list(enumerate(site_coupons))
+    for base in sorted(reachable):
+        used, picks = reachable[base]
+        for g, site in site_options:
+            if site is not None and not site.applies_to(base):
+                continue
+            amount = site.pay(base) if site is not None else base
+            rank = (amount, used + (g is not None), 0 if g is None else 1 + g, picks, g)
+            if best is None or rank[:3] < best[:3]:
+                best = rank
+    if best is None:  # pragma: no cover - the sum without any coupon is always reachable
+        raise ValueError("no combination")
+    _, _, _, picks, g = best
+    chosen_lines = [
+        (price, coupons[j] if j is not None else None)
+        for (price, coupons), j in zip(lines, picks, strict=True)
+    ]
+    return BestChoice(
+        line_coupons=list(picks),
+        site_coupon=g,
+        quote=quote(chosen_lines, site_coupons[g] if g is not None else None),
+    )

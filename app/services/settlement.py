@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Coupon, CouponRecord, RecordStatus
+from app.services import pricing
 from app.services.cart import RedisCart, parse_key
 from app.services.catalog import money
 from app.services.coupons import record_dict
@@ -74,6 +75,7 @@ def start_settlement(user_id: int, refs: Sequence[LineRef], now: datetime) -> di
                 "item_id": offer.product.id,
                 "name": offer.product.name,
                 "price_policy_id": offer.policy.id,
+                "valid_period": offer.policy.valid_period,
                 "price": money(price),
                 "coupons": [
                     record_dict(r, now)
@@ -128,3 +130,33 @@ def quote_settlement(
         "global_discount": money(priced.quote.global_discount),
         "amount": money(priced.quote.amount),
     }
+
+
+def best_coupons(
+    user_id: int, settlement: dict[str, Any], now: datetime
+) -> tuple[dict[str, int | None], int | None]:
+    """The student's coupons that make the settlement's total lowest (`pricing.best_coupons`,
+    an exact search): the record chosen for each line (by `item_type:item_id`) and the
+    site-wide record, among those the settlement offers and still usable now."""
+    usable = {record.id: record for record in usable_records(user_id, now)}
+
+    def offered(entries: list[dict]) -> list[CouponRecord]:
+        return [usable[entry["id"]] for entry in entries if entry["id"] in usable]
+
+    line_records = [offered(item["coupons"]) for item in settlement["items"]]
+    site_records = offered(settlement["global_coupons"])
+    best = pricing.best_coupons(
+        [
+            (Decimal(item["price"]), [terms_of(r) for r in records])
+            for item, records in zip(settlement["items"], line_records, strict=True)
+        ],
+        [terms_of(r) for r in site_records],
+    )
+    chosen = {
+        f"{item['item_type']}:{item['item_id']}": records[j].id if j is not None else None
+        for item, records, j in zip(
+            settlement["items"], line_records, best.line_coupons, strict=True
+        )
+    }
+    site = site_records[best.site_coupon].id if best.site_coupon is not None else None
+    return chosen, site

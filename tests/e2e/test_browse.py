@@ -31,8 +31,8 @@ def test_a_visitor_opens_a_course_from_the_list(page, live_server):
 
     expect(page).to_have_url(f"{live_server}/courses/{course.id}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Flask 实战")
-    expect(page.locator(".policy-list")).to_contain_text("¥199.00")
-    expect(page.locator(".policy-list")).to_contain_text("永久有效")
+    expect(page.locator(".policy-choices")).to_contain_text("¥199.00")
+    expect(page.locator(".policy-choices")).to_contain_text("永久有效")
     chapters = page.locator("#chapters")
     expect(chapters).to_contain_text("路由与视图")
     expect(chapters).to_contain_text("模板与表单")

@@ -286,3 +286,33 @@ def test_the_openapi_document_describes_the_account_endpoints(client):
     captcha_params = spec["paths"]["/api/v1/captcha"]["get"]["parameters"]
     assert [p["name"] for p in captcha_params] == ["action"]
     json.dumps(spec)  # serialisable as it stands
+
+
+def test_passwords_are_hashed_at_least_at_owasps_argon2id_minimum(client):
+    from argon2 import extract_parameters
+
+    response = client.post(
+        "/api/v1/auth/register", json={"username": "newcomer", "password": "long-enough-1"}
+    )
+    assert response.status_code == 201
+    user = db.session.scalar(select(User).where(User.username == "newcomer"))
+    parameters = extract_parameters(user.password_hash)
+    assert parameters.type.name == "ID"
+    assert parameters.memory_cost >= 19 * 1024  # KiB
+    assert parameters.time_cost >= 2
+    assert parameters.parallelism >= 1
+
+
+def test_a_hash_made_with_other_parameters_is_made_again_at_login(client):
+    from argon2 import PasswordHasher, extract_parameters
+
+    from app.services import accounts
+
+    old = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4)  # the earlier default
+    user = UserFactory(password_hash=old.hash(UserFactory.password))
+    ok(log_in(client, user.username))
+    db.session.expire_all()
+    rehashed = db.session.get(User, user.id).password_hash
+    assert extract_parameters(rehashed) == extract_parameters(accounts.hash_password("x"))
+    assert accounts.hasher.verify(rehashed, UserFactory.password)
+    ok(log_in(client, user.username))  # and signs in with the new hash

@@ -154,8 +154,8 @@ def test_course_detail_shape(client):
     assert [r["id"] for r in got["recommended"]] == [other.id]  # the offline one is hidden
     (ch,) = got["chapters"]
     sections = {s["id"]: s for s in ch["sections"]}
-    assert sections[free.id]["link"] == "https://v/1"
-    assert "link" not in sections[paid.id]  # paid links are for enrolled students only
+    assert sections[free.id]["link"] == f"/learn/{course.id}/{free.id}"  # the lesson page
+    assert "link" not in sections[paid.id]  # paid sections are for enrolled students only
     assert got["faqs"] == [{"id": got["faqs"][0]["id"], "question": "Q?", "answer": "A."}]
     assert got["price_policies"][0]["price"] == "99.00"
 

@@ -497,7 +497,7 @@ def test_the_openapi_document_describes_the_coupon_endpoints(client):
     assert {"201", "401", "404", "409"} <= set(claim["responses"])
     mine = paths["/api/v1/coupons/mine"]["get"]
     assert [p["name"] for p in mine["parameters"]] == ["status"]
-    assert mine["security"] == [{"token": []}]
+    assert mine["security"] == [{"token": []}, {"session": []}]
 
 
 def test_a_claim_is_part_of_the_callers_transaction(app, student):

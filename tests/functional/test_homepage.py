@@ -442,3 +442,60 @@ def test_a_rebuild_removes_what_a_dead_writer_left_but_not_a_live_write(app):
     assert not dead.exists()
     assert live.exists()
     assert sorted(p.name for p in folder.glob("index.*.html")) == ["index.en.html", "index.zh.html"]
+
+
+# --- "/" answered before Flask (app/blueprints/main/homepage_files.py) ----------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Accept-Language": "en"},
+        {"Cookie": "lang=en; session=abc"},
+        {"If-None-Match": "match"},
+        {"If-Modified-Since": "match"},
+        {"If-None-Match": '"other"'},
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_the_files_are_answered_as_the_view_would(app, client, monkeypatch, headers, method):
+    """The same status, headers and body as the Flask view gives (which answers when a file is
+    missing), without going through Flask."""
+    CourseFactory()
+    rebuild_homepage()
+    first = client.get("/")
+    headers = {
+        name: {"match": first.headers[source]}.get(value, value)
+        for name, value in headers.items()
+        for source in ["ETag" if name == "If-None-Match" else "Last-Modified"]
+    }
+    answered = client.open("/", method=method, headers=headers)
+    assert client.application.wsgi_app.__class__.__name__ == "HomepageFiles"
+    monkeypatch.setattr(app, "wsgi_app", app.wsgi_app.wsgi_app)  # Flask's own way
+    by_view = client.open("/", method=method, headers=headers)
+    assert answered.status == by_view.status
+    assert answered.get_data() == by_view.get_data()
+    assert sorted(answered.headers.items()) == sorted(by_view.headers.items())
+
+
+def test_the_homepage_runs_no_request_hook_when_its_file_exists(app, client):
+    CourseFactory()
+    rebuild_homepage()
+    ran = []
+    app.before_request_funcs.setdefault(None, []).append(lambda: ran.append(1))
+    client.get("/")
+    assert ran == []
+    remove_files(app)
+    client.get("/")  # no file: the view renders it live (and rebuilds)
+    assert ran == [1]
+    assert files(app)
+
+
+def test_a_file_replaced_on_disk_is_answered_at_once(app, client):
+    CourseFactory()
+    rebuild_homepage()
+    client.get("/")
+    path = homepage.page_path("zh")
+    homepage.write_atomically(path, b"<p>new</p>")
+    assert client.get("/").get_data() == b"<p>new</p>"

@@ -295,8 +295,8 @@ def test_another_users_order_is_404(client, headers, token_for):
 
 
 def test_orders_list_newest_first_and_paginated(client, headers):
-    course = CourseFactory()
-    made = [ok(place(client, headers, order_body([line(course)], "99.00")), 201) for _ in range(3)]
+    courses = CourseFactory.create_batch(3)
+    made = [ok(place(client, headers, order_body([line(c)], "99.00")), 201) for c in courses]
     page = ok(client.get("/api/v1/orders?per_page=2", headers=headers))
     assert page["total"] == 3
     assert [o["order_no"] for o in page["items"]] == [made[2]["order_no"], made[1]["order_no"]]
@@ -318,10 +318,10 @@ def test_a_pending_order_past_its_time_expires_when_read(app, client, headers, s
 
 
 def test_the_expiry_job_closes_overdue_orders_only(app, client, headers, student):
-    course = CourseFactory()
+    course, other = CourseFactory(), CourseFactory()
     record = CouponRecordFactory(user=student, coupon=CouponFactory(product=course))
     old = ok(place(client, headers, order_body([line(course, record=record)], "89.00")), 201)
-    fresh = ok(place(client, headers, order_body([line(course)], "99.00")), 201)
+    fresh = ok(place(client, headers, order_body([line(other)], "99.00")), 201)
     later = utcnow() + timedelta(minutes=app.config["ORDER_PAYMENT_TIMEOUT_MINUTES"], seconds=1)
     db.session.execute(
         Order.__table__.update()

@@ -105,6 +105,7 @@ def test_hsts_is_on_in_production_only(tmp_path):
     production = {
         "SECRET_KEY": "k" * 40,
         "DATABASE_URL": "mysql+pymysql://shop@db/shop",
+        "PUBLIC_BASE_URL": "https://shop.example.com",
         "INSTANCE_DIR": str(tmp_path),
     }
     assert load_config("production", environ=production)["HSTS_ENABLED"] is True

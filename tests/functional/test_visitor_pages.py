@@ -8,10 +8,11 @@ import re
 import pytest
 from flask import session
 from flask_wtf.csrf import validate_csrf
+from jinja2 import ChoiceLoader, DictLoader
 from wtforms import ValidationError
 
 from app.blueprints.courses import routes
-from app.security import VISITOR_CSRF_COOKIE, csp_nonce
+from app.security import VISITOR_CSRF_COOKIE
 from tests.factories import CourseFactory, DegreeCourseFactory, UserFactory
 from tests.pages import html, sign_in
 
@@ -169,7 +170,7 @@ def test_a_signed_in_student_gets_the_sessions_token(csrf_app, course):
 # --- whole pages kept ----------------------------------------------------------------------------
 
 
-def test_a_visitors_page_is_rendered_once(app, course, monkeypatch):
+def test_a_visitors_page_is_rendered_once_and_each_gets_their_own_token(app, course, monkeypatch):
     renders = []
     original = routes.render_template
 
@@ -179,12 +180,14 @@ def test_a_visitors_page_is_rendered_once(app, course, monkeypatch):
 
     monkeypatch.setattr(routes, "render_template", counting)
     pages = [html(app.test_client().get(f"/courses/{course.id}")) for _ in range(3)]
-    assert len(renders) == 2  # the course's content and the page around it, once
+    # The course's content and the page around it (its buy form with no token), once.
+    assert sorted(renders) == ["courses/_course.html", "courses/detail.html"]
     tokens = [token_of(page) for page in pages]
     assert len(set(tokens)) == 3  # each visitor's own token all the same
     assert {page.replace(token, "") for page, token in zip(pages, tokens, strict=True)} == {
         pages[0].replace(tokens[0], "")
     }
+    assert pages[0].count('name="csrf_token"') == 1
 
 
 def test_a_visitors_page_never_shows_a_student_and_the_reverse(app, course):
@@ -211,24 +214,50 @@ def test_kept_pages_follow_the_language_and_the_address(app, course):
     assert f'href="/lang/en?next=/courses/{course.id}?ref%3Dhome"' in other_address
 
 
-def test_a_page_that_used_something_per_request_is_not_kept(app):
-    made = []
+@pytest.fixture
+def templates(app, monkeypatch):
+    """Templates of the test's own, beside the app's."""
+    made: dict[str, str] = {}
+    loader = ChoiceLoader([DictLoader(made), app.jinja_env.loader])
+    monkeypatch.setattr(app.jinja_env, "loader", loader)
+    app.jinja_env.cache.clear()
+    return made
 
-    def render(**context) -> str:
-        made.append(1)
-        return f"<p>{csp_nonce()}</p>"
 
-    for _ in range(2):
-        with app.test_request_context("/courses/0"):
-            routes._page("test", render)
-    assert len(made) == 2
+@pytest.mark.parametrize(
+    ("source", "what"),
+    [
+        ("<p>{{ csrf_token() }}</p>", "CSRF token"),
+        ("<p>{{ csp_nonce() }}</p>", "CSP nonce"),
+        (
+            "{% import 'shop/_buy.html' as shop with context %}"
+            "{{ shop.buy_form('course', 1, [1]) }}",
+            "CSRF token",
+        ),
+    ],
+)
+def test_what_is_kept_can_never_hold_a_token_or_a_nonce(app, templates, source, what):
+    templates["kept.html"] = source
+    with app.test_request_context("/courses/1"), pytest.raises(routes.PersonalContentError) as e:
+        routes._public("kept.html", "zh")
+    assert what in str(e.value)
 
-    def plain(**context) -> str:
-        made.append(1)
-        return "<p>same for all</p>"
 
-    made.clear()
-    for _ in range(2):
-        with app.test_request_context("/courses/0"):
-            assert routes._page("test", plain).get_data() == b"<p>same for all</p>"
-    assert len(made) == 1
+def test_what_is_kept_never_sees_the_visitor(app, templates):
+    """Rendered for keeping, a template finds no user, no session, no cookie, no header: only
+    the address and the language."""
+    student = UserFactory(username="xiaoming")
+    templates["kept.html"] = (
+        "{{ current_user.is_authenticated }}|{{ session.get('k') }}|{{ request.cookies | length }}"
+        "|{{ request.headers.get('X-Who') }}|{{ request.host }}|{{ request.full_path }}"
+        "|{{ current_language() }}"
+    )
+    client = app.test_client()
+    sign_in(client, student)
+    with client.session_transaction() as stored:
+        stored["k"] = "secret"
+    with client:
+        client.get("/cart", headers={"X-Who": "me"})  # the request's host is "localhost"
+        assert session.get("k") == "secret"
+        kept = routes._public("kept.html", "en")
+    assert str(kept) == "False|None|0|None|127.0.0.1:5000|/cart?|en"

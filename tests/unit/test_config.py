@@ -10,6 +10,7 @@ PRODUCTION = {
     "APP_ENV": "production",
     "SECRET_KEY": "s" * 40,
     "DATABASE_URL": "mysql+pymysql://u:p@db/shop?charset=utf8mb4",
+    "PUBLIC_BASE_URL": "https://shop.example.com",
 }
 
 
@@ -84,12 +85,18 @@ def test_production_starts_with_what_it_needs():
         ("SECRET_KEY", {}, "SECRET_KEY"),
         ("DATABASE_URL", {}, "DATABASE_URL"),
         (None, {"PAYMENT_SANDBOX": "1"}, "PAYMENT_SANDBOX"),
+        ("PUBLIC_BASE_URL", {}, "PUBLIC_BASE_URL"),
     ],
 )
 def test_production_refuses_to_start(drop, add, message):
     environ = {k: v for k, v in PRODUCTION.items() if k != drop} | add
     with pytest.raises(ConfigError, match=message):
         load_config(environ=environ)
+
+
+def test_public_base_url_is_left_to_the_request_outside_production(tmp_path):
+    for env in ("development", "testing"):
+        assert load_config(env, environ={"INSTANCE_DIR": str(tmp_path)})["PUBLIC_BASE_URL"] is None
 
 
 def test_bad_values_are_refused_clearly(tmp_path):

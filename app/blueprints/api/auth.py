@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import current_app, request
+from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
 from sqlalchemy.exc import IntegrityError
+from wtforms import ValidationError
 
 from app import unit_of_work
 from app.blueprints.api import api
@@ -20,11 +23,13 @@ from app.schemas.auth import (
 )
 from app.security import limit_captcha, limit_login, limit_register
 from app.services import accounts, captcha, tokens
-from app.services.errors import Conflict, Unauthorized
+from app.services.errors import Conflict, Forbidden, Unauthorized
 
 TAGS = ["accounts"]
 SCHEMES = {"token", "bearer"}
 API_USER = "luffy.api_user"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+OWN_SITE = frozenset({"same-origin", "none"})  # what a browser says of this site's own requests
 
 
 def request_token() -> str:
@@ -36,11 +41,36 @@ def request_token() -> str:
     return key
 
 
+def session_user() -> User | None:
+    """The user signed in to the site's pages, for a page's own script calling the API with
+    the session cookie (no `Authorization` header). A request that changes or computes
+    anything (every method but GET/HEAD/OPTIONS) must carry the page's CSRF token in
+    `X-CSRFToken`, as the page's forms do in a field: another site can make the browser send
+    the cookie, never read the token. Only requests the browser marks as made by this site
+    itself (`Sec-Fetch-Site`, as for `GET /me`) are read this way."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in OWN_SITE:
+        return None  # another site's page: the cookie does not speak for its visitor
+    if not current_user.is_authenticated:
+        return None
+    if request.method not in SAFE_METHODS and current_app.config.get("WTF_CSRF_ENABLED", True):
+        sent = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
+        try:
+            validate_csrf(sent)
+        except ValidationError:
+            raise Forbidden("The page's CSRF token is missing or wrong; reload the page.") from None
+    return current_user._get_current_object()
+
+
 def current_api_user() -> User:
-    """The user the request's token belongs to, checked once per request."""
+    """Who is asking: the user of the request's token, or, without an `Authorization` header,
+    the user signed in to the pages (`session_user`). Checked once per request."""
     # Kept in the request's environ, not in `g`: an app context can outlive one request.
     if API_USER not in request.environ:
-        request.environ[API_USER] = tokens.authenticate_token(request_token())
+        if "Authorization" not in request.headers and (user := session_user()) is not None:
+            request.environ[API_USER] = user
+        else:
+            request.environ[API_USER] = tokens.authenticate_token(request_token())
     return request.environ[API_USER]
 
 
@@ -105,6 +135,7 @@ def login(body: LoginIn):
     summary="Log out: revoke the token this request is made with",
     tags=TAGS,
     auth=True,
+    security=[{"token": []}],  # the token itself is what is revoked: no page session
 )
 def logout():
     key = request_token()

@@ -31,7 +31,7 @@ def _idempotency_key() -> str | None:
 
 
 def order_out(order) -> dict:
-    return orders.order_dict(order, payments.pay_url_for(current_app, order))
+    return orders.order_dict(order, payments.pay_url_for(current_app, order, request.host_url))
 
 
 @api.route(

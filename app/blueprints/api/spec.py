@@ -40,6 +40,8 @@ class Operation:
     status: int = 200
     auth: bool = False
     errors: tuple[int, ...] = ()
+    # OpenAPI security requirements, when not just "a token" (auth=True) or none.
+    security: list[dict[str, list]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -66,6 +68,7 @@ class Api:
         status: int = 200,
         auth: bool = False,
         errors: tuple[int, ...] = (),
+        security: list[dict[str, list]] | None = None,
     ) -> Callable:
         """Register a view. It receives `query=` and/or `body=` already validated, and returns
         the `data` of the envelope (or `JSONData`, that data already encoded, or a Response)."""
@@ -85,6 +88,7 @@ class Api:
                 status=status,
                 auth=auth,
                 errors=documented,
+                security=security,
             )
             self.operations.append(op)
             checker = TypeAdapter(response) if response is not None else None
@@ -135,7 +139,7 @@ def _openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for converter, name in _CONVERTER.findall(rule):
         schema = (
-            {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}  # errors.DatabaseInteger
+            {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}  # app.ids.IdConverter
             if converter == "int"
             else {"type": "string"}
         )
@@ -242,8 +246,10 @@ def openapi_document(api: Api, *, title: str, version: str) -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": {"schema": components.ref(op.body)}},
             }
-        if op.auth:
-            operation["security"] = [{"token": []}]
+        if op.security is not None:
+            operation["security"] = op.security
+        elif op.auth:
+            operation["security"] = [{"token": []}, {"session": []}]
         paths.setdefault(path, {})[op.method.lower()] = operation
     components.schemas["Error"] = ERROR_SCHEMA
     return {
@@ -258,7 +264,15 @@ def openapi_document(api: Api, *, title: str, version: str) -> dict[str, Any]:
                     "in": "header",
                     "name": "Authorization",
                     "description": "`Token <key>` or `Bearer <key>`",
-                }
+                },
+                "session": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "session",
+                    "description": "The site's page session, on requests from the site's own "
+                    "pages only (`Sec-Fetch-Site`); anything but GET/HEAD/OPTIONS also needs "
+                    "the page's CSRF token in `X-CSRFToken`",
+                },
             },
         },
     }

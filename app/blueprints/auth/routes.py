@@ -63,6 +63,13 @@ def register():
             taken = Conflict(accounts.USERNAME_TAKEN, slug="username_taken")
             form.show_refusal(taken, field="username")
         else:
+            flash(
+                _(
+                    "Welcome to Luffy City, %(name)s! Your account is ready.",
+                    name=form.username.data,
+                ),
+                "success",
+            )
             return redirect(_after_login())
     status = REFUSED if form.errors else 200
     return render_template("auth/register.html", form=form, next_url=_next_url()), status

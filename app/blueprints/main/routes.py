@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import Response, abort, current_app, jsonify, redirect, request
+from flask import Response, abort, current_app, jsonify, redirect, request, send_from_directory
 
 from app import health
 from app.blueprints.main import bp
+from app.blueprints.main.homepage_files import HomepageFiles
 from app.i18n import LANG_COOKIE, current_language, supported
 from app.services import homepage
 from app.urls import safe_next
@@ -27,6 +28,8 @@ NONCE_SOURCE = "'nonce-{nonce}'"
 @bp.record_once
 def _rebuild_homepage_on_catalog_change(state) -> None:
     homepage.init_app(state.app)
+    # "/" answered from its files before Flask (homepage_files.py); this view is the fallback.
+    state.app.wsgi_app = HomepageFiles(state.app, state.app.wsgi_app)
 
 
 @bp.get("/")
@@ -57,12 +60,31 @@ def index():
     return response.make_conditional(request)
 
 
+def headers_of_every_homepage() -> list[tuple[str, str]]:
+    """What every answer of "/" carries besides its body and validators: what `index` sets
+    and the security headers (for homepage_files.py, which answers without this view)."""
+    return [
+        ("Cache-Control", f"public, max-age={HOMEPAGE_MAX_AGE}"),
+        ("Vary", ", ".join(HOMEPAGE_VARY)),
+        ("Content-Security-Policy", policy_without_nonce()),
+        *current_app.extensions["security"].static_headers,
+    ]
+
+
 def policy_without_nonce() -> str:
     """The site's Content-Security-Policy for "/", with scripts from this site only."""
     directives = current_app.extensions["security"].directives
     return "; ".join(
         f"{name} {' '.join(part for part in value.split() if part != NONCE_SOURCE)}"
         for name, value in directives.items()
+    )
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page links to: the same file as static's."""
+    return send_from_directory(
+        current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400
     )
 
 

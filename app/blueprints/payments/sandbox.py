@@ -13,19 +13,24 @@ from urllib.parse import parse_qsl, urlencode
 from flask import abort, current_app, redirect, render_template, request
 from sqlalchemy import select
 
+from app import unit_of_work
 from app.blueprints.payments import bp
 from app.blueprints.payments.routes import deliver_notification
 from app.extensions import db, queue
+from app.i18n import say
 from app.models import Order
 from app.models.types import utcnow
+from app.services.errors import DomainError
 from app.services.payments import (
     beijing_time,
+    parse_amount,
     sandbox_app_public_key,
     sandbox_gateway_private_key,
     sign_notification,
     single_valued,
     verify_request,
 )
+from app.services.payments import sandbox as sandbox_books
 from app.services.payments.notifications import SUCCESS
 
 
@@ -58,16 +63,27 @@ def _order(biz: dict) -> Order:
     return order
 
 
+def _page(params: dict, biz: dict, signed_request: str, refusal: str | None, status: int = 200):
+    order = _order(biz)
+    return (
+        render_template(
+            "payments/sandbox.html",
+            order=order,
+            biz=biz,
+            signed_request=signed_request,
+            return_url=params.get("return_url", "/"),
+            refusal=refusal,
+        ),
+        status,
+    )
+
+
 @bp.get("/payments/sandbox/gateway")
 def sandbox_gateway():
-    params, biz = _checked_request(request.query_string.decode())
-    return render_template(
-        "payments/sandbox.html",
-        order=_order(biz),
-        biz=biz,
-        signed_request=request.query_string.decode(),
-        return_url=params.get("return_url", "/"),
-    )
+    signed_request = request.query_string.decode()
+    params, biz = _checked_request(signed_request)
+    refusal = sandbox_books.payment_refusal(_order(biz), biz.get("time_expire"), utcnow())
+    return _page(params, biz, signed_request, say(refusal) if refusal else None)
 
 
 def sandbox_notification(biz: dict, trade_no: str, now: datetime) -> dict[str, str]:
@@ -97,10 +113,24 @@ def sandbox_notification(biz: dict, trade_no: str, now: datetime) -> dict[str, s
 
 @bp.post("/payments/sandbox/gateway/pay")
 def sandbox_pay():
-    params, biz = _checked_request(request.form.get("signed_request", ""))
+    signed_request = request.form.get("signed_request", "")
+    params, biz = _checked_request(signed_request)
     _order(biz)
+    amount = parse_amount(biz.get("total_amount"))
+    if amount is None:
+        abort(400, description="The payment request is malformed.")
     now = utcnow()
-    trade_no = now.strftime("%Y%m%d") + f"{secrets.randbelow(10**20):020d}"
+    try:
+        # Like Alipay: no money for an order that is closed, past its time, or paid already
+        # (Pay pressed twice makes one trade). The trade is on the gateway's books before the
+        # notification leaves.
+        trade_no = unit_of_work.run(
+            lambda: sandbox_books.open_trade(
+                str(biz["out_trade_no"]), amount, biz.get("time_expire"), now
+            )
+        )
+    except DomainError as exc:
+        return _page(params, biz, signed_request, say(exc.message), status=409)
     notification = sandbox_notification(biz, trade_no, now)
     if deliver_notification(notification) != SUCCESS:
         # As Alipay does: deliver it again later, until the shop answers success.

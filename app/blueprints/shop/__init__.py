@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("shop", __name__)
 
-from app.blueprints.shop import routes  # noqa: E402, F401  (routes register on import)
+from app.blueprints.shop import learning, routes  # noqa: E402, F401  (routes register on import)

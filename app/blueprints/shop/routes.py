@@ -18,21 +18,21 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from app import unit_of_work
 from app.blueprints.shop import bp
-from app.extensions import db
-from app.i18n import say
-from app.models import CourseChapter, CourseSection, ItemType, Order, OrderStatus
+from app.i18n import period_text, say
+from app.ids import parse_id
+from app.models import ItemType, Order, OrderStatus
 from app.models.types import utcnow
-from app.services import cart, catalog, enrollment, orders, payments, refunds, settlement
+from app.services import cart, orders, payments, refunds, settlement
 from app.services.errors import N_, DomainError, InvalidInput, NotFound
 from app.services.offers import ITEM_TYPES, LineRef
 from app.services.orders import busy_coupons
+from app.templating import money
 
 ORDERS_PER_PAGE = 10
+MAX_PAGE = 1_000_000  # as the API's `page`: an offset any database takes
 REFUND_REASON_MAX = 500
 
 
@@ -51,11 +51,8 @@ def _store() -> cart.CartStore:
 
 
 def _number(value: str | None) -> int | None:
-    """A positive id from a form field, or None."""
-    if value is None or not value.strip().isdigit() or len(value.strip()) > 18:
-        return None
-    number = int(value.strip())
-    return number or None
+    """A positive id from a form field, or None (`²` and other non-ASCII digits too)."""
+    return parse_id(value)
 
 
 def _line_from_form() -> LineRef:
@@ -96,7 +93,7 @@ def _refusal_text(exc: DomainError) -> str:
 
 def _next_after_order(order: Order) -> str:
     """Where the buyer goes once an order exists: the gateway, or the order when nothing is due."""
-    return payments.pay_url_for(current_app, order) or url_for(
+    return payments.pay_url_for(current_app, order, request.host_url) or url_for(
         ".order_detail", order_no=order.order_no
     )
 
@@ -163,7 +160,8 @@ def remove_from_cart(item_type: str, item_id: int):
 def start_settlement():
     if not current_user.is_authenticated:
         flash(_("Please sign in to settle your cart."), "info")
-        return redirect(_login_url(url_for(".view_cart")))
+        # Signed in, they go on to what they asked for: the settlement of their cart.
+        return redirect(_login_url(url_for(".settle_cart")))
     try:
         if request.form.get("from_cart"):
             refs = settlement.cart_lines(current_user.id)
@@ -175,41 +173,98 @@ def start_settlement():
     return redirect(url_for(".view_settlement"))
 
 
-def _chosen_coupons(settle: dict) -> tuple[dict[str, int | None], int | None]:
-    """The coupons picked in the settlement form: one per line (by its key) and a site-wide one."""
-    chosen = {
-        f"{item['item_type']}:{item['item_id']}": _number(
-            request.form.get(f"coupon-{item['item_type']}-{item['item_id']}")
+@bp.get("/settlement/from-cart")
+@login_required
+def settle_cart():
+    """The settlement of the whole cart, where signing in from the cart's Settle lands (a login
+    comes back with a GET). It only prepares the student's own settlement from their own cart,
+    as the cart's button does."""
+    try:
+        settlement.start_settlement(
+            current_user.id, settlement.cart_lines(current_user.id), utcnow()
         )
-        for item in settle["items"]
-    }
-    return chosen, _number(request.form.get("global_coupon"))
+    except DomainError as exc:
+        return _refused(exc, url_for(".view_cart"))
+    return redirect(url_for(".view_settlement"))
+
+
+def _coupon_field(item: dict) -> str:
+    return f"coupon-{item['item_type']}-{item['item_id']}"
+
+
+def _line_key(item: dict) -> str:
+    return f"{item['item_type']}:{item['item_id']}"
+
+
+def _chosen_coupons(settle: dict, source=None) -> tuple[dict[str, int | None], int | None]:
+    """The coupons picked in the settlement form (or a query string): one per line (by its key)
+    and a site-wide one."""
+    source = request.form if source is None else source
+    chosen = {_line_key(item): _number(source.get(_coupon_field(item))) for item in settle["items"]}
+    return chosen, _number(source.get("global_coupon"))
+
+
+def _choice_args(chosen: dict[str, int | None], global_choice: int | None) -> dict[str, object]:
+    """The coupons picked, as the settlement page's query string: what to show it with again."""
+    args: dict[str, object] = {"chosen": 1}
+    for key, record_id in chosen.items():
+        item_type, _, item_id = key.partition(":")
+        if record_id:
+            args[f"coupon-{item_type}-{item_id}"] = record_id
+    if global_choice:
+        args["global_coupon"] = global_choice
+    return args
 
 
 def _order_lines(settle: dict, chosen: dict[str, int | None]) -> list[orders.OrderLineIn]:
     return [
         orders.OrderLineIn(
             LineRef(item["item_type"], item["item_id"], item["price_policy_id"]),
-            chosen.get(f"{item['item_type']}:{item['item_id']}"),
+            chosen.get(_line_key(item)),
         )
         for item in settle["items"]
     ]
 
 
-def _settlement_page(settle: dict, chosen: dict[str, int | None], global_choice: int | None):
+def _coupon_names(settle: dict, chosen: dict[str, int | None], global_choice: int | None):
+    names = []
+    for item in settle["items"]:
+        for record in item["coupons"]:
+            if record["id"] == chosen.get(_line_key(item)):
+                names.append(record["coupon"]["name"])
+    names += [r["coupon"]["name"] for r in settle["global_coupons"] if r["id"] == global_choice]
+    return names
+
+
+def _settlement_page(
+    settle: dict, chosen: dict[str, int | None], global_choice: int | None, picked: bool = False
+):
     quote = settlement.quote_settlement(
         current_user.id, _order_lines(settle, chosen), global_choice, utcnow()
     )
     methods = payments.available_methods(current_app)
+    quoted_lines = {f"{q['item_type']}:{q['item_id']}": q for q in quote["items"]}
+    total = sum((Decimal(q["price"]) for q in quote["items"]), Decimal("0.00"))
+    course_discount = sum((Decimal(q["discount"]) for q in quote["items"]), Decimal("0.00"))
+    offered = any(item["coupons"] for item in settle["items"]) or bool(settle["global_coupons"])
     return render_template(
         "shop/settlement.html",
         settlement=settle,
         quote=quote,
-        quoted_lines={f"{q['item_type']}:{q['item_id']}": q for q in quote["items"]},
+        quoted_lines=quoted_lines,
+        periods={
+            _line_key(item): period_text(item["valid_period"])
+            for item in settle["items"]
+            if item.get("valid_period") is not None
+        },
+        total=total,
+        course_discount=course_discount,
         chosen=chosen,
         global_choice=global_choice,
+        picked=picked and offered,
+        picked_names=_coupon_names(settle, chosen, global_choice),
         methods=methods,
-        chosen_method=request.form.get("payment_method") or (methods[0] if methods else None),
+        chosen_method=request.values.get("payment_method") or (methods[0] if methods else None),
         idempotency_key=secrets.token_urlsafe(16),
     )
 
@@ -217,9 +272,21 @@ def _settlement_page(settle: dict, chosen: dict[str, int | None], global_choice:
 @bp.get("/settlement")
 @login_required
 def view_settlement():
+    """The settlement with the coupons named in the query string (kept across a refused Pay),
+    or else with the combination of the student's coupons that makes the total lowest."""
     try:
         settle = settlement.current_settlement(current_user.id)
-        return _settlement_page(settle, {}, None)
+    except DomainError as exc:
+        return _refused(exc, url_for(".view_cart"))
+    if request.args.get("chosen"):
+        chosen, global_choice = _chosen_coupons(settle, request.args)
+        try:
+            return _settlement_page(settle, chosen, global_choice)
+        except DomainError as exc:  # a coupon used meanwhile: say so, pick again
+            flash(_refusal_text(exc), "warning")
+    chosen, global_choice = settlement.best_coupons(current_user.id, settle, utcnow())
+    try:
+        return _settlement_page(settle, chosen, global_choice, picked=True)
     except DomainError as exc:
         return _refused(exc, url_for(".view_cart"))
 
@@ -227,6 +294,7 @@ def view_settlement():
 @bp.post("/settlement/quote")
 @login_required
 def quote_settlement():
+    """`Update total` without JavaScript: the page again with the coupons picked."""
     try:
         settle = settlement.current_settlement(current_user.id)
     except DomainError as exc:
@@ -235,10 +303,19 @@ def quote_settlement():
     try:
         return _settlement_page(settle, chosen, global_choice)
     except DomainError as exc:
-        return _refused(exc, url_for(".view_settlement"))
+        return _refused(exc, url_for(".view_settlement", **_choice_args({}, None)))
 
 
 # --- orders -------------------------------------------------------------------------------------
+
+
+def _pending_elsewhere(exc: orders.PendingOrderConflict):
+    """An item is in another pending order: to that order, which offers Pay and Cancel."""
+    flash(_refusal_text(exc), "warning")
+    order_no = exc.extra.get("order_no")
+    if order_no:
+        return redirect(url_for(".order_detail", order_no=order_no))
+    return redirect(url_for(".view_settlement"))
 
 
 @bp.post("/orders")
@@ -284,19 +361,23 @@ def place_order():
     except orders.DuplicateSubmission:
         # a double click that lost the race: the first order it is
         return redirect(_next_after_order(orders.find_by_idempotency_key(user_id, key)))
+    except orders.PendingOrderConflict as exc:
+        return _pending_elsewhere(exc)
     except DomainError as exc:
+        # Back to the settlement with the coupons the student picked (never reset).
+        back = url_for(".view_settlement", **_choice_args(chosen, global_choice))
         if exc.slug == "amount_mismatch":
             flash(
                 _(
                     "The amount has changed; the new amount is %(amount)s. Please check it "
                     "and pay again.",
-                    amount=exc.extra.get("amount", ""),
+                    amount=money(exc.extra.get("amount", "0")),
                 ),
                 "warning",
             )
         else:
             flash(_refusal_text(exc), "danger")
-        return redirect(url_for(".view_settlement"))
+        return redirect(back)
     if paid:
         flash(_("Your order is complete. Enjoy your course!"), "success")
     return redirect(next_url)
@@ -305,12 +386,17 @@ def place_order():
 @bp.get("/orders")
 @login_required
 def list_orders():
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    # Not a page number: the first page; past the end: the last one (never an error page).
+    page = min(parse_id(request.args.get("page")) or 1, MAX_PAGE)
 
     def work() -> str:  # pending orders past their time are expired on the way
-        found = orders.list_orders(current_user.id, page, ORDERS_PER_PAGE, utcnow())
+        shown = page
+        found = orders.list_orders(current_user.id, shown, ORDERS_PER_PAGE, utcnow())
         pages = max((found["total"] + ORDERS_PER_PAGE - 1) // ORDERS_PER_PAGE, 1)
-        return render_template("shop/orders.html", orders=found["orders"], page=page, pages=pages)
+        if shown > pages:
+            shown = pages
+            found = orders.list_orders(current_user.id, shown, ORDERS_PER_PAGE, utcnow())
+        return render_template("shop/orders.html", orders=found["orders"], page=shown, pages=pages)
 
     return unit_of_work.run(work)
 
@@ -325,7 +411,7 @@ def order_detail(order_no: str):
         return render_template(
             "shop/order.html",
             order=order,
-            pay_url=payments.pay_url_for(current_app, order),
+            pay_url=payments.pay_url_for(current_app, order, request.host_url),
             refund_allowed=orders.refund_window_open(order, now),
         )
 
@@ -384,45 +470,3 @@ def withdraw_refund(order_no: str):
         _("Your refund request was withdrawn."),
         refused=_("This refund request is no longer open; see the order's state."),
     )
-
-
-# --- studying -----------------------------------------------------------------------------------
-
-
-def _first_sections(course_ids: list[int]) -> dict[int, int]:
-    """Each course's first section, in one query."""
-    if not course_ids:
-        return {}
-    rows = db.session.execute(
-        select(CourseChapter.course_id, CourseSection.id)
-        .join(CourseSection, CourseSection.chapter_id == CourseChapter.id)
-        .where(CourseChapter.course_id.in_(course_ids))
-        .order_by(CourseChapter.number.desc(), CourseSection.position.desc())
-    ).all()
-    return {course_id: section_id for course_id, section_id in rows}  # the last one wins
-
-
-@bp.get("/my/courses")
-@login_required
-def my_courses():
-    mine = enrollment.my_enrollments(current_user.id, utcnow())
-    first = _first_sections([e["item_id"] for e in mine if e["item_type"] == ItemType.COURSE])
-    return render_template("shop/my_courses.html", enrollments=mine, first_sections=first)
-
-
-@bp.get("/learn/<int:course_id>/<int:section_id>")
-def learn(course_id: int, section_id: int):
-    section = db.session.scalar(
-        select(CourseSection)
-        .where(CourseSection.id == section_id)
-        .options(joinedload(CourseSection.chapter))
-    )
-    if section is None or section.chapter.course_id != course_id:
-        abort(404)
-    course = catalog.get_course(course_id)  # a hidden course is a 404 too
-    if not section.free_trial:
-        if not current_user.is_authenticated:
-            return redirect(_login_url(request.path))
-        if not enrollment.can_study(current_user.id, course_id, utcnow()):
-            abort(403)
-    return render_template("shop/learn.html", course=course, section=section)

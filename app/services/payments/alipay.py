@@ -289,8 +289,15 @@ def available_methods(app: Flask) -> list[str]:
     return methods
 
 
-def _url(app: Flask, path: str) -> str:
-    return app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+# Where nothing better is known (a job refunding: its notify and return URLs are not sent).
+FALLBACK_BASE_URL = "http://127.0.0.1:5000"
+
+
+def _url(app: Flask, path: str, request_base: str | None = None) -> str:
+    """An address of this site for the gateway: `PUBLIC_BASE_URL` when set (production requires
+    it), else the address the request came in on (`make run PORT=5055` pays on 5055)."""
+    base = app.config.get("PUBLIC_BASE_URL") or request_base or FALLBACK_BASE_URL
+    return base.rstrip("/") + path
 
 
 def set_sandbox_transport(app: Flask, transport: Transport) -> None:
@@ -328,30 +335,30 @@ def sandbox_transport(app: Flask) -> Transport:
     return answer
 
 
-def _alipay_gateway(app: Flask) -> AlipayGateway:
+def _alipay_gateway(app: Flask, request_base: str | None = None) -> AlipayGateway:
     loaded = keys.alipay_keys(app)
     return AlipayGateway(
         app_id=app.config["ALIPAY_APP_ID"],
         app_private_key=loaded.app_private_key,
         alipay_public_key=loaded.alipay_public_key,
         gateway_url=app.config["ALIPAY_GATEWAY_URL"],
-        notify_url=_url(app, NOTIFY_PATH),
-        return_url=_url(app, RETURN_PATH),
+        notify_url=_url(app, NOTIFY_PATH, request_base),
+        return_url=_url(app, RETURN_PATH, request_base),
         seller_id=app.config.get("ALIPAY_SELLER_ID"),
         method=ALIPAY,
     )
 
 
-def _sandbox_gateway(app: Flask) -> AlipayGateway:
+def _sandbox_gateway(app: Flask, request_base: str | None = None) -> AlipayGateway:
     loaded = keys.ensure_sandbox_keys(app)
     transport = keys.payment_state(app).get("sandbox_transport") or sandbox_transport(app)
     return AlipayGateway(
         app_id=app.config["SANDBOX_APP_ID"],
         app_private_key=loaded.app.private_key,
         alipay_public_key=loaded.gateway.public_key,
-        gateway_url=_url(app, SANDBOX_GATEWAY_PATH),
-        notify_url=_url(app, NOTIFY_PATH),
-        return_url=_url(app, RETURN_PATH),
+        gateway_url=_url(app, SANDBOX_GATEWAY_PATH, request_base),
+        notify_url=_url(app, NOTIFY_PATH, request_base),
+        return_url=_url(app, RETURN_PATH, request_base),
         seller_id=app.config.get("SANDBOX_SELLER_ID"),
         method=SANDBOX,
         transport=transport,
@@ -369,10 +376,13 @@ def check_method(app: Flask, method: str) -> None:
         )
 
 
-def gateway_for(app: Flask, method: str) -> AlipayGateway:
-    """The gateway of a payment method, or InvalidInput `payment_method_unavailable`."""
+def gateway_for(app: Flask, method: str, request_base: str | None = None) -> AlipayGateway:
+    """The gateway of a payment method, or InvalidInput `payment_method_unavailable`.
+    `request_base` is the address the request came in on (see `_url`)."""
     check_method(app, method)
-    return _alipay_gateway(app) if method == ALIPAY else _sandbox_gateway(app)
+    if method == ALIPAY:
+        return _alipay_gateway(app, request_base)
+    return _sandbox_gateway(app, request_base)
 
 
 def order_subject(order: Order) -> str:
@@ -380,14 +390,15 @@ def order_subject(order: Order) -> str:
     return "、".join(line.product_name for line in order.lines) or order.order_no
 
 
-def pay_url_for(app: Flask, order: Order) -> str | None:
+def pay_url_for(app: Flask, order: Order, request_base: str | None = None) -> str | None:
     """Where the buyer pays a pending order; None when there is nothing to pay (not pending,
-    amount 0) or its payment method is no longer offered."""
+    amount 0) or its payment method is no longer offered. The view passes the address its
+    request came in on (`request.host_url`), used when `PUBLIC_BASE_URL` is not set."""
     if order.status != "pending" or not order.actual_amount:
         return None
     if order.payment_method not in available_methods(app):
         return None
-    gateway = gateway_for(app, order.payment_method)
+    gateway = gateway_for(app, order.payment_method, request_base)
     return gateway.page_pay_url(order, order_subject(order), order.expires_at)
 
 

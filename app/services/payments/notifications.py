@@ -11,12 +11,13 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
 from app.extensions import db
 from app.models import Order, OrderStatus, PaymentEvent
 from app.services.cart import forget_bought
-from app.services.orders import mark_paid
+from app.services.orders import close_order, mark_paid, owned_forever
 from app.services.payments.alipay import gateway_for_notification
 from app.services.payments.gateway import parse_amount, single_valued
 
@@ -82,7 +83,30 @@ def apply_notification(app: Flask, form: Mapping[str, Any], now: datetime) -> Ou
         return Outcome(SUCCESS, event)
 
     trade_no = params.get("trade_no") or None
-    if order.status == OrderStatus.PENDING and mark_paid(order, now, trade_no):
+    other = _order_of_trade(trade_no, order)
+    if other is not None:
+        # The gateway names a trade that paid another of our orders: never applied twice (the
+        # trade number is unique); staff look into it.
+        _flag_for_staff(order)
+        event.outcome = "trade_of_other_order"
+        event.note = f"trade {trade_no} paid order {other}"
+        log.warning(
+            "payment %s for order %s already paid order %s", trade_no, order.order_no, other
+        )
+        db.session.flush()
+        return Outcome(SUCCESS, event)
+    if order.status == OrderStatus.PENDING:
+        owned = owned_forever(order)
+        if owned and close_order(order, OrderStatus.CANCELLED, now):
+            # The student may study it for ever already: a second payment for the same access
+            # is never kept. The order closes (its coupons are free again); staff refund.
+            _flag_for_staff(order)
+            event.outcome = "needs_refund"
+            event.note = "already owned for ever: " + ", ".join(owned)
+            log.warning("payment %s for order %s needs a refund", trade_no, order.order_no)
+            db.session.flush()
+            return Outcome(SUCCESS, event)
+    if order.status == OrderStatus.PENDING and _paid_once(order, now, trade_no):
         event.outcome = "applied"
         db.session.flush()
         forget_bought(order)  # once the caller commits
@@ -99,6 +123,25 @@ def apply_notification(app: Flask, form: Mapping[str, Any], now: datetime) -> Ou
         log.warning("payment %s for order %s needs a refund", trade_no, order.order_no)
     db.session.flush()
     return Outcome(SUCCESS, event)
+
+
+def _order_of_trade(trade_no: str | None, order: Order) -> str | None:
+    """The number of another order that this trade paid, if any."""
+    if trade_no is None:
+        return None
+    return db.session.scalar(
+        select(Order.order_no).where(Order.trade_no == trade_no, Order.id != order.id)
+    )
+
+
+def _paid_once(order: Order, now: datetime, trade_no: str | None) -> bool:
+    """`mark_paid` in a savepoint: when the same trade pays another order at this very moment
+    (the unique trade number refuses the second), nothing of this one is applied."""
+    try:
+        with db.session.begin_nested():
+            return mark_paid(order, now, trade_no)
+    except IntegrityError:
+        return False
 
 
 def _flag_for_staff(order: Order) -> None:

@@ -8,6 +8,7 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -54,7 +55,24 @@ def test_orders_are_searched_by_number_and_username(staff_client):
     orders = [xena, yuri]
     assert listed(staff_client, "search=xena", orders) == [xena.order_no]
     assert listed(staff_client, f"search={yuri.order_no}", orders) == [yuri.order_no]
-    assert listed(staff_client, f"search={yuri.order_no[-6:]}", orders) == [yuri.order_no]
+
+
+def test_the_order_search_reads_from_the_start_of_a_number_or_a_username(staff_client):
+    # Both read an index: the start of an order number, the start of a username in any case.
+    # (A piece from the middle would need a scan of every order: it finds nothing.)
+    xena = make_order(UserFactory(username="Xena_2"), order_no="20260101123456789012")
+    xavier = make_order(UserFactory(username="xavier"), order_no="20260202999999999999")
+    digits = make_order(UserFactory(username="20261"), order_no="20250505000000000001")
+    orders = [xena, xavier, digits]
+    assert listed(staff_client, "search=XEN", orders) == [xena.order_no]
+    assert listed(staff_client, "search=x", orders) == sorted([xena.order_no, xavier.order_no])
+    assert listed(staff_client, "search=xena_", orders) == [xena.order_no]
+    assert listed(staff_client, "search=xen%25", orders) == []  # % is a character here
+    assert listed(staff_client, f"search={xena.order_no[:-3]}", orders) == [xena.order_no]
+    assert listed(staff_client, f"search={xena.order_no[-6:]}", orders) == []
+    assert listed(staff_client, "search=20261", orders) == [digits.order_no]  # its user
+    assert listed(staff_client, "search=202601", orders) == [xena.order_no]  # its number
+    assert listed(staff_client, "search=avier", orders) == []
 
 
 def test_orders_are_filtered_by_status_method_and_refund_flag(staff_client):
@@ -68,9 +86,12 @@ def test_orders_are_filtered_by_status_method_and_refund_flag(staff_client):
     assert listed(staff_client, f"flt0_{STATUS}=paid&flt1_{METHOD}=sandbox", orders) == []
 
 
-def test_orders_are_filtered_by_the_day_they_were_created(staff_client):
+def test_orders_are_filtered_by_the_day_they_were_created(app, staff_client):
+    """Days as the shop's staff count them: in DISPLAY_TIMEZONE."""
+    zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
+
     def at(day: int, hour: int) -> datetime:
-        return datetime(2026, 3, day, hour, 0, tzinfo=UTC)
+        return datetime(2026, 3, day, hour, 0, tzinfo=zone).astimezone(UTC)
 
     early = make_order(created_at=at(1, 0))
     late_first = make_order(created_at=at(1, 23))

@@ -1,0 +1,90 @@
+"""The staff pages as the shop grows (issue 14): the order list and its search in a fixed number
+of queries, the CSV export streamed in batches, the dashboard's best sellers counted by a job."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+from app.admin import orders as order_pages
+from app.models.types import utcnow
+from app.services import reports
+from tests.factories import CourseFactory, UserFactory
+from tests.pages import html
+from tests.shop_data import make_order
+
+
+def _queries(staff_client, count_queries, url: str) -> int:
+    with count_queries() as counter:
+        html(staff_client.get(url))
+    return counter.count
+
+
+def test_the_order_list_and_its_search_do_not_grow_with_the_orders(staff_client, count_queries):
+    course = CourseFactory()
+    students = [UserFactory(username=f"sam{n}") for n in range(3)]
+    for student in students:
+        make_order(student, lines=[(course, "10.00", "0.00", "0.00")])
+    urls = ["/admin/orders/", "/admin/orders/?search=sam", "/admin/orders/?search=2026"]
+    few = [_queries(staff_client, count_queries, url) for url in urls]
+    other = CourseFactory()
+    for n in range(30):
+        make_order(
+            students[n % 3],
+            lines=[(course, "10.00", "0.00", "0.00"), (other, "1.00", "0.00", "0.00")],
+        )
+    assert [_queries(staff_client, count_queries, url) for url in urls] == few
+
+
+def test_the_export_streams_every_order_once_newest_first_in_batches(
+    staff_client, count_queries, monkeypatch
+):
+    monkeypatch.setattr(order_pages, "EXPORT_BATCH", 3)
+    start = utcnow() - timedelta(days=1)
+    same_moment = start + timedelta(hours=1)
+    made = [make_order(created_at=start + timedelta(minutes=n)) for n in range(5)]
+    made += [make_order(created_at=same_moment) for _ in range(3)]  # a tie across batches
+    with count_queries() as counter:
+        response = staff_client.get("/admin/orders/export/csv/")
+        assert response.is_streamed
+        rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))[1:]
+    numbers = [row[0] for row in rows]
+    newest_first = sorted(made, key=lambda o: (o.created_at, o.id), reverse=True)
+    assert numbers == [o.order_no for o in newest_first]
+    # 8 orders in batches of 3: three pages, each with its students and lines; never per order
+    assert counter.count < 8 * 2
+
+
+def test_the_dashboard_shows_the_last_count_of_best_sellers(staff_client, app, monkeypatch):
+    python = CourseFactory(name="Python")
+    make_order(lines=[(python, "10.00", "0.00", "0.00")])
+    page = html(staff_client.get("/admin/"))
+    assert "Python" in page
+    assert 'id="best-sellers-counted"' in page
+
+    flask = CourseFactory(name="Flask")
+    for _ in range(2):
+        make_order(lines=[(flask, "10.00", "0.00", "0.00")])
+    # Within BEST_SELLERS_MAX_AGE the last count stands: no count per view.
+    counted = []
+    real = reports.best_sellers
+    monkeypatch.setattr(reports, "best_sellers", lambda *a: counted.append(1) or real(*a))
+    assert "Flask" not in html(staff_client.get("/admin/"))
+    assert counted == []
+
+    later = utcnow() + reports.BEST_SELLERS_MAX_AGE + timedelta(minutes=1)
+    snapshot = reports.best_sellers_snapshot(later)  # old: counted again (inline job here)
+    assert counted == [1]
+    assert [b.name for b in snapshot.items] == ["Flask", "Python"]
+    assert "Flask" in html(staff_client.get("/admin/"))
+
+
+def test_sales_per_day_are_added_up_by_sqlite_too(sqlite_app):
+    from decimal import Decimal
+
+    course = CourseFactory()
+    make_order(lines=[(course, "10.50", "0.00", "0.00")], created_at=utcnow())
+    make_order(lines=[(course, "0.25", "0.00", "0.00")], created_at=utcnow())
+    today = reports.sales_per_day(utcnow())[-1]
+    assert (today.orders, today.revenue) == (2, Decimal("10.75"))
