@@ -73,7 +73,7 @@ class SettlementIn(Schema):
                 {
                     "required": ["items"],
                     "properties": {
-                        "items": {"type": "array"},
+                        "items": {"type": "array", "minItems": 1},
                         "from_cart": {"not": {"const": True}},
                     },
                 },

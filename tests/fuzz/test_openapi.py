@@ -80,11 +80,17 @@ def refused_by_a_rule_in_words(body) -> bool:
     items = body.get("items")
     if isinstance(items, list):
         refs = [
-            (item.get("item_type"), item.get("item_id")) for item in items if isinstance(item, dict)
+            (item.get("item_type"), _as_id(item.get("item_id")))
+            for item in items
+            if isinstance(item, dict)
         ]
         if len(refs) != len(set(map(repr, refs))):
             return True
     return False
+
+
+def _as_id(value):
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def depends_on_the_cart(case) -> bool:
