@@ -119,7 +119,8 @@ class Record:
                 return
             status = response.status_code
             counter[str(status)] += 1
-            if status == 502 and phase == "app server killed" and asked_at < self.killed_at + 2:
+            in_flight_at_the_kill = asked_at < self.killed_at + 2 <= asked_at + took + 2
+            if status == 502 and in_flight_at_the_kill:
                 # In flight on the server that was killed (nginx never sends a POST twice): the
                 # client tries again, with its Idempotency-Key for an order.
                 counter["502 in flight on the killed server"] += 1
