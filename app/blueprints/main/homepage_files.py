@@ -24,7 +24,7 @@ from urllib.parse import parse_qs
 from flask import Flask
 from werkzeug.http import http_date, parse_cookie, parse_date, parse_etags
 
-from app.i18n import LANG_COOKIE, _browser_language, supported
+from app.i18n import LANG_COOKIE, _browser_language
 from app.services import homepage
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -59,17 +59,20 @@ class HomepageFiles:
     def __init__(self, app: Flask, wsgi_app: WSGIApp) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
-        self._files: dict[str, _File] = {}
-        self._paths: dict[str, str] = {}
-        self._fixed: list[tuple[str, str]] = []
-        self._default = ""
+        self._files: dict[str, _File] = {}  # by path
+        self._fixed: tuple[object, list[tuple[str, str]]] | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
         if environ.get("PATH_INFO") != "/" or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             return self.wsgi_app(environ, start_response)
-        if not self._paths:
-            self._settle()
-        found = self._file(self._language(environ))
+        # Read from the configuration on each request (a few lookups): it is the app's truth.
+        config = self.app.config
+        languages = tuple(config["LANGUAGES"])
+        language = self._language(environ, languages, config["BABEL_DEFAULT_LOCALE"])
+        path = os.path.join(
+            config["STATIC_INDEX_DIR"], homepage.FILE_NAME.format(language=language)
+        )
+        found = self._file(path)
         if found is None:  # no file yet: the view renders it live and asks for a rebuild
             return self.wsgi_app(environ, start_response)
         date = ("Date", http_date())  # as werkzeug's make_conditional adds it
@@ -79,21 +82,21 @@ class HomepageFiles:
         start_response("200 OK", [*found.headers, date])
         return [] if environ["REQUEST_METHOD"] == "HEAD" else [found.body]
 
-    def _settle(self) -> None:
-        """What depends only on the app's configuration, found once (the first request)."""
-        from app.blueprints.main.routes import headers_of_every_homepage
+    def _fixed_headers(self) -> list[tuple[str, str]]:
+        """The view's fixed headers, made again whenever the app's security setup is new."""
+        state = self.app.extensions["security"]
+        if self._fixed is None or self._fixed[0] is not state:
+            from app.blueprints.main.routes import headers_of_every_homepage
 
-        with self.app.app_context():
-            self._fixed = headers_of_every_homepage()
-            self._default = self.app.config["BABEL_DEFAULT_LOCALE"]
-            self._paths = {
-                language: str(homepage.page_path(language, self.app)) for language in supported()
-            }
+            with self.app.app_context():
+                self._fixed = (state, headers_of_every_homepage())
+            self._files.clear()
+        return self._fixed[1]
 
     # --- the language, as app.i18n.select_locale chooses it ----------------------------------
 
-    def _language(self, environ: dict[str, Any]) -> str:
-        choices = tuple(self._paths)
+    @staticmethod
+    def _language(environ: dict[str, Any], choices: tuple[str, ...], default: str) -> str:
         query = environ.get("QUERY_STRING")
         if query:
             asked = parse_qs(query).get("lang")
@@ -105,19 +108,17 @@ class HomepageFiles:
             if chosen in choices:
                 return chosen
         header = environ.get("HTTP_ACCEPT_LANGUAGE")
-        return _browser_language(header, choices, self._default) if header else self._default
+        return _browser_language(header, choices, default) if header else default
 
     # --- the files ---------------------------------------------------------------------------
 
-    def _file(self, language: str) -> _File | None:
-        path = self._paths.get(language)
-        if path is None:
-            return None
+    def _file(self, path: str) -> _File | None:
+        fixed = self._fixed_headers()
         try:
             stat = os.stat(path)
         except FileNotFoundError:
             return None
-        held = self._files.get(language)
+        held = self._files.get(path)
         if held is not None and held.stamp == _stamp(stat):
             return held
         # Read from the one file opened, stamped with that file's own stat: a rebuild that
@@ -133,7 +134,9 @@ class HomepageFiles:
             etag=homepage.etag_of(body),
             last_modified=datetime.fromtimestamp(int(opened.st_mtime), UTC),
         )
-        held = self._files[language] = _File(_stamp(opened), page, self._fixed)
+        if len(self._files) > 16:  # directories of earlier configurations (tests)
+            self._files.clear()
+        held = self._files[path] = _File(_stamp(opened), page, fixed)
         return held
 
 
