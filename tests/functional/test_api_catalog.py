@@ -82,6 +82,8 @@ def test_zero_or_non_numeric_category_means_all(client, value):
     assert ok(client.get(f"/api/v1/courses?category_id={value}"))["total"] == 2
 
 
+# FULLTEXT sees committed rows only (InnoDB): real commits, not savepoints.
+@pytest.mark.real_commits
 def test_filters_by_category_level_and_keyword(client):
     python = CategoryFactory()
     a = CourseFactory(name="Python 入门", category=python, level="beginner")

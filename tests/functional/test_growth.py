@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -85,6 +86,8 @@ def test_popular_follows_the_enrollments_as_they_come_and_go(client, app):
 # --- search ---------------------------------------------------------------------------------------
 
 
+# FULLTEXT sees committed rows only (InnoDB): real commits, not savepoints.
+@pytest.mark.real_commits
 def test_search_finds_chinese_words_and_pieces_of_them(client, app):
     spider = CourseFactory(name="网络爬虫实战", brief="Scrapy from scratch.")
     data = CourseFactory(name="数据分析入门", brief="Pandas 与 NumPy")
@@ -99,6 +102,8 @@ def test_search_finds_chinese_words_and_pieces_of_them(client, app):
     assert ids(client, "q=NumPy 与") == []  # the words in their order, as written
 
 
+# FULLTEXT sees committed rows only (InnoDB): real commits, not savepoints.
+@pytest.mark.real_commits
 def test_a_renamed_course_is_found_by_its_new_name(client, app):
     course = CourseFactory(name="旧名字", brief="")
     course.name = "机器学习"

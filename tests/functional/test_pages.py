@@ -67,6 +67,8 @@ def test_an_unknown_level_is_a_bad_request(client):
     html(client.get("/courses?level=guru"), status=400)
 
 
+# FULLTEXT sees committed rows only (InnoDB): real commits, not savepoints.
+@pytest.mark.real_commits
 def test_the_keyword_search_matches_name_and_brief(client):
     CourseFactory(name="爬虫实战", brief="Scrapy from scratch.")
     CourseFactory(name="Web basics", brief="HTML, CSS and a little 爬虫.")
