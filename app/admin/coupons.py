@@ -1,9 +1,9 @@
 """Coupons for staff: the three kinds with their windows and quantity, issuing one to chosen
 users (or every student) within its quantity, and the records students hold.
 
-What a coupon must be is stated once, by `coupon_rules.coupon_problems` in the domain; the form here
-only puts each problem next to its field. Issuing goes through `coupon_issuing.issue_coupon`, the same
-code a student's claim goes through.
+What a coupon must be is stated once, by `coupon_rules.coupon_problems` in the domain; the form
+here only puts each problem next to its field. Issuing goes through
+`coupon_issuing.issue_coupon`, the same code a student's claim goes through.
 """
 
 from __future__ import annotations
