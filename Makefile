@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run install test lint format bench migrate seed worker translations clean
+.PHONY: run install test lint format bench bench-growth migrate seed worker translations clean cluster cluster-down
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,11 +45,24 @@ format: install
 bench: install
 	$(BIN)/python bench/catalog.py
 
+# Cost of growth (bench/README.md): SCALE=0.25 for a quarter of the 1M-order store.
+SCALE ?= 1
+bench-growth: install
+	$(BIN)/python bench/growth.py --scale $(SCALE)
+
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o app/translations/messages.pot .
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 	$(BIN)/pybabel compile -d app/translations
 	$(BIN)/pybabel compile -d app/translations -D admin
+
+# The production topology on this machine (deploy/cluster.py): nginx, two app servers, two
+# workers, MariaDB primary + replica, Redis + replica + three Sentinels, on ports of its own.
+cluster: install
+	deploy/cluster up
+
+cluster-down:
+	deploy/cluster down
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -63,6 +63,19 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: ClassVar[dict] = {"pool_pre_ping": True, "pool_recycle": 3600}
 
     REDIS_URL = "redis://127.0.0.1:6379/0"
+    # Optional Sentinels ("host:port" each) and the name of the master they watch: every Redis
+    # user then follows the master they name (database number and password from REDIS_URL).
+    REDIS_SENTINELS: ClassVar[list[str]] = []
+    REDIS_SENTINEL_MASTER: str | None = None
+    # Seconds before a Redis command gives up (then 503 `unavailable`): nothing waits for ever.
+    REDIS_SOCKET_TIMEOUT = 3.0
+    # Seconds before a database connect or read gives up (then 503 `unavailable`).
+    DB_CONNECT_TIMEOUT = 5
+    DB_READ_TIMEOUT = 15
+    # Optional read replica: catalog reads may go there (a second bind, "replica").
+    DATABASE_REPLICA_URL: str | None = None
+    # A replica further behind the primary than this (seconds) is not read from.
+    DATABASE_REPLICA_MAX_LAG = 5
     # When no Redis answers: False refuses to start, True uses an in-process store (loudly).
     REDIS_EMBEDDED_FALLBACK = False
 
@@ -150,6 +163,10 @@ class Config:
             raise ConfigError("MAX_CONTENT_LENGTH must be at least 1024 bytes")
         if config["PROXY_FIX_X_FOR"] < 0:
             raise ConfigError("PROXY_FIX_X_FOR must not be negative")
+        if config["DB_CONNECT_TIMEOUT"] <= 0 or config["DB_READ_TIMEOUT"] <= 0:
+            raise ConfigError("DB_CONNECT_TIMEOUT and DB_READ_TIMEOUT must be positive")
+        if bool(config["REDIS_SENTINELS"]) != bool(config["REDIS_SENTINEL_MASTER"]):
+            raise ConfigError("REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together")
         if config["UPLOAD_MAX_BYTES"] < 1 or config["UPLOAD_MAX_PIXELS"] < 1:
             raise ConfigError("UPLOAD_MAX_BYTES and UPLOAD_MAX_PIXELS must be at least 1")
         if config["MEDIA_URL_TTL_SECONDS"] < 60:
@@ -246,6 +263,11 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "PROXY_FIX_X_FOR": ("PROXY_FIX_X_FOR", int),
     "INSTANCE_DIR": ("INSTANCE_DIR", str),
     "DISPLAY_TIMEZONE": ("DISPLAY_TIMEZONE", parse_zone),
+    "DB_CONNECT_TIMEOUT": ("DB_CONNECT_TIMEOUT", int),
+    "DB_READ_TIMEOUT": ("DB_READ_TIMEOUT", int),
+    "DATABASE_REPLICA_URL": ("DATABASE_REPLICA_URL", str),
+    "REDIS_SENTINELS": ("REDIS_SENTINELS", parse_list),
+    "REDIS_SENTINEL_MASTER": ("REDIS_SENTINEL_MASTER", str),
 }
 # The tests' own servers, so that `make test` never touches the development database.
 TEST_ENVIRONMENT = {
@@ -274,8 +296,10 @@ def load_config(
     variables = dict(ENVIRONMENT)
     if cls is TestingConfig:
         # Tests never read the development servers' addresses, only their own.
-        variables.pop("DATABASE_URL")
-        variables.pop("REDIS_URL")
+        for variable in ("DATABASE_URL", "REDIS_URL", "DATABASE_REPLICA_URL"):
+            variables.pop(variable)
+        variables.pop("REDIS_SENTINELS")
+        variables.pop("REDIS_SENTINEL_MASTER")
         variables.update(TEST_ENVIRONMENT)
     for variable, (key, parse) in variables.items():
         raw = environ.get(variable)

@@ -25,6 +25,15 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
             **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
             "isolation_level": "READ COMMITTED",
+            **database_timeouts(app.config),
+        }
+    replica_url = app.config.get("DATABASE_REPLICA_URL")
+    if replica_url:
+        from app.replica import replica_bind
+
+        app.config["SQLALCHEMY_BINDS"] = {
+            **(app.config.get("SQLALCHEMY_BINDS") or {}),
+            "replica": replica_bind(app.config, replica_url),
         }
     Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
     Path(app.config["MEDIA_FOLDER"]).mkdir(parents=True, exist_ok=True)
@@ -41,11 +50,24 @@ def create_app(test_config: dict[str, Any] | None = None, env: str | None = None
     return app
 
 
+def database_timeouts(config: dict[str, Any]) -> dict[str, Any]:
+    """A down or frozen database gives up within DB_CONNECT_TIMEOUT / DB_READ_TIMEOUT seconds
+    (then 503 `unavailable`), and a request waits no longer than that for a pooled connection."""
+    return {
+        "connect_args": {
+            "connect_timeout": config["DB_CONNECT_TIMEOUT"],
+            "read_timeout": config["DB_READ_TIMEOUT"],
+            "write_timeout": config["DB_READ_TIMEOUT"],
+        },
+        "pool_timeout": config["DB_CONNECT_TIMEOUT"],
+    }
+
+
 def register_extensions(app: Flask) -> None:
     from flask_babel import lazy_gettext
     from flask_session import Session
 
-    from app import database, i18n, models, security  # noqa: F401  (the metadata sees every table)
+    from app import database, i18n, models, replica, security  # noqa: F401  (the metadata sees every table)
     from app.extensions import babel, cache, csrf, db, login_manager, migrate, queue, redis_store
     from app.services import catalog_cache
 
@@ -84,6 +106,7 @@ def register_extensions(app: Flask) -> None:
     queue.init_app(app)
     catalog_cache.init_app(app)
     security.init_app(app)  # rate limits, ProxyFix, CORS, security headers
+    replica.init_app(app)  # catalog reads on DATABASE_REPLICA_URL, when set
 
     from app.models import User
 

@@ -29,6 +29,10 @@ class IdConverter(IntegerConverter):
     """`<int:...>` in every route: a number past MAX_ID matches no route (404), where the
     database would fail on it (Werkzeug's own converter already takes ASCII digits only)."""
 
+    # At most 18 digits (MAX_ID has 19): a longer number fails the rule's pattern, not just
+    # the converter, or Werkzeug answers 405 where another method's rule has the same path.
+    regex = r"\d{1,18}"
+
     def __init__(self, map, *args, **kwargs) -> None:
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)

@@ -8,6 +8,7 @@ import threading
 import fakeredis
 import redis
 from flask import Flask
+from redis.sentinel import Sentinel
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +28,7 @@ class RedisStore:
 
     def init_app(self, app: Flask) -> None:
         url = app.config["REDIS_URL"]
-        client = redis.Redis.from_url(
-            url, decode_responses=True, socket_connect_timeout=1, health_check_interval=30
-        )
-        raw = redis.Redis.from_url(url, socket_connect_timeout=1, health_check_interval=30)
+        client, raw = connect(app.config)
         try:
             client.ping()
         except redis.RedisError as exc:
@@ -53,6 +51,47 @@ class RedisStore:
         self.client, self.raw = client, raw
         app.config["REDIS_EMBEDDED"] = self.embedded
         app.extensions["redis_store"] = self
+
+
+def sentinel_addresses(config) -> list[tuple[str, int]]:
+    addresses = []
+    for item in config.get("REDIS_SENTINELS") or []:
+        host, _, port = item.rpartition(":")
+        addresses.append((host or "127.0.0.1", int(port or 26379)))
+    return addresses
+
+
+def connect(config, *, timeout: float | None = None) -> tuple[redis.Redis, redis.Redis]:
+    """(client, raw) for the app's Redis: REDIS_URL, or the master the Sentinels name.
+
+    Every command gives up after REDIS_SOCKET_TIMEOUT seconds (`timeout` when given), so a
+    frozen Redis is a 503, never a hang. Behind Sentinels each new connection asks them for
+    the master, and a connection to a master that is gone fails and is dropped: the next one
+    goes to whichever replica the Sentinels promoted."""
+    url = config["REDIS_URL"]
+    socket_timeout = timeout or float(config.get("REDIS_SOCKET_TIMEOUT") or 3)
+    options = {
+        "socket_connect_timeout": min(1.0, socket_timeout),
+        "socket_timeout": socket_timeout,
+        "health_check_interval": 30,
+    }
+    sentinels = sentinel_addresses(config)
+    if not sentinels:
+        client = redis.Redis.from_url(url, decode_responses=True, **options)
+        raw = redis.Redis.from_url(url, **options)
+        return client, raw
+    place = redis.connection.parse_url(url)
+    for key in ("db", "username", "password"):
+        if place.get(key) is not None:
+            options[key] = place[key]
+    sentinel = Sentinel(
+        sentinels,
+        sentinel_kwargs={"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    )
+    name = config["REDIS_SENTINEL_MASTER"]
+    client = sentinel.master_for(name, decode_responses=True, **options)
+    raw = sentinel.master_for(name, **options)
+    return client, raw
 
 
 def embedded_server() -> fakeredis.FakeServer:

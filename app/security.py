@@ -144,7 +144,21 @@ def limiter_storage_uri(app: Flask) -> str:
         return app.config["RATELIMIT_STORAGE_URI"]
     if app.extensions["redis_store"].embedded:
         return "memory://"
+    if app.config.get("REDIS_SENTINELS"):  # the master the Sentinels name, as every Redis user
+        places = ",".join(app.config["REDIS_SENTINELS"])
+        return f"redis+sentinel://{places}/{app.config['REDIS_SENTINEL_MASTER']}"
     return app.config["REDIS_URL"]
+
+
+def limiter_storage_options(app: Flask) -> dict:
+    options = {"key_prefix": LIMITER_KEY_PREFIX, "socket_connect_timeout": 1, "socket_timeout": 1}
+    if app.config.get("REDIS_SENTINELS") and not app.config.get("RATELIMIT_STORAGE_URI"):
+        import redis
+
+        place = redis.connection.parse_url(app.config["REDIS_URL"])
+        options.update({k: place[k] for k in ("db", "password") if place.get(k) is not None})
+        options["sentinel_kwargs"] = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+    return options
 
 
 def make_limiter(app: Flask) -> Limiter:
@@ -155,11 +169,7 @@ def make_limiter(app: Flask) -> Limiter:
     limiter = Limiter(
         key_func=client_address,
         storage_uri=limiter_storage_uri(app),
-        storage_options={
-            "key_prefix": LIMITER_KEY_PREFIX,
-            "socket_connect_timeout": 1,
-            "socket_timeout": 1,
-        },
+        storage_options=limiter_storage_options(app),
         strategy="moving-window",  # exact: no double burst across a window's edge
         in_memory_fallback_enabled=True,
         swallow_errors=True,

@@ -181,7 +181,7 @@ class LocalDateTimeField(admin_form.DateTimeField):
         kwargs.setdefault("render_kw", {})
         kwargs["render_kw"] = {
             "data-date-format": "YYYY-MM-DD HH:mm",
-            "placeholder": "YYYY-MM-DD HH:mm",
+            "placeholder": "2026-12-01 09:00",  # an example reads in every language
             "autocomplete": "off",
             **kwargs["render_kw"],
         }
@@ -256,7 +256,11 @@ TYPE_FORMATTERS = {
     bool: _yes_no,
     Decimal: _money,
 }
-DETAIL_TYPE_FORMATTERS = {**typefmt.DETAIL_FORMATTERS, **TYPE_FORMATTERS}
+DETAIL_TYPE_FORMATTERS = {
+    **typefmt.DETAIL_FORMATTERS,
+    **TYPE_FORMATTERS,
+    bool: lambda view, value, name: _("Yes") if value else _("No"),  # a page of words
+}
 
 
 def value_label(labels: dict) -> Any:

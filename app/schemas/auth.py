@@ -5,10 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, Field, StrictStr, StringConstraints
+from pydantic import AfterValidator, Field, StrictStr, StringConstraints, WithJsonSchema
 
 from app.schemas.base import Out, Schema
-from app.services.accounts import EMAIL_MAX, PASSWORD_MAX
+from app.services.accounts import (
+    EMAIL_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    USERNAME_MAX,
+    USERNAME_MIN,
+)
 from app.services.captcha import PAYLOAD_MAX_LENGTH
 
 
@@ -28,7 +34,36 @@ Username = Annotated[StrictStr, Field(min_length=1, max_length=32, examples=["de
 Password = Annotated[
     StrictStr, StringConstraints(strip_whitespace=False, min_length=1, max_length=PASSWORD_MAX)
 ]
-Email = Annotated[StrictStr, Field(max_length=EMAIL_MAX), AfterValidator(_email_or_blank)]
+# A new account's: as CONTRACT.md says and services.accounts checks, exactly as sent.
+NewUsername = Annotated[
+    StrictStr,
+    StringConstraints(
+        strip_whitespace=False,
+        min_length=USERNAME_MIN,
+        max_length=USERNAME_MAX,
+        pattern=r"^[A-Za-z0-9_-]+$",
+    ),
+    Field(examples=["demo"], description="3–32 letters, digits, _ or -; unique, whatever the case"),
+]
+NewPassword = Annotated[
+    StrictStr,
+    StringConstraints(strip_whitespace=False, min_length=PASSWORD_MIN, max_length=PASSWORD_MAX),
+    Field(description="8–128 characters, not the username"),
+]
+Email = Annotated[
+    StrictStr,
+    Field(max_length=EMAIL_MAX),
+    AfterValidator(_email_or_blank),
+    # An address (checked by email-validator), or "" for none.
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "email", "maxLength": EMAIL_MAX},
+                {"type": "string", "maxLength": 0},
+            ]
+        }
+    ),
+]
 CaptchaPayload = Annotated[
     StrictStr,
     Field(max_length=PAYLOAD_MAX_LENGTH, description="the solved ALTCHA payload (base64)"),
@@ -36,8 +71,8 @@ CaptchaPayload = Annotated[
 
 
 class RegisterIn(Schema):
-    username: Username
-    password: Password
+    username: NewUsername
+    password: NewPassword
     email: Email | None = None
     captcha: CaptchaPayload | None = None
 

@@ -4,13 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 from app.schemas.base import Out, Schema
 from app.schemas.catalog import MoneyStr, PricePolicyOut
 from app.services.offers import MAX_LINES, LineRef
 
-Id = Annotated[StrictInt, Field(ge=1, le=2**31 - 1)]
+
+def _integral(value: object) -> object:
+    """JSON's 12.0 is the integer 12 (as JSON Schema counts it); "12" and true stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Id = Annotated[StrictInt, Field(ge=1, le=2**31 - 1), BeforeValidator(_integral)]
 ItemType = Literal["course", "degree_course"]
 
 
@@ -50,6 +66,25 @@ class CartOut(Out):
 
 
 class SettlementIn(Schema):
+    # Either `items` or `from_cart: true`, as the document says too.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {
+                    "required": ["items"],
+                    "properties": {
+                        "items": {"type": "array", "minItems": 1},
+                        "from_cart": {"not": {"const": True}},
+                    },
+                },
+                {
+                    "required": ["from_cart"],
+                    "properties": {"from_cart": {"const": True}, "items": {"type": "null"}},
+                },
+            ]
+        }
+    )
+
     items: list[CartLineIn] | None = Field(None, max_length=MAX_LINES)
     from_cart: StrictBool | None = None
 

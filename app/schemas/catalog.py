@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from app.ids import MAX_ID, parse_id
 from app.schemas.base import Out, Schema
@@ -31,9 +31,12 @@ class PageQuery(Schema):
 
 
 class CourseListQuery(PageQuery):
-    category_id: Annotated[int | None, BeforeValidator(_category_or_all)] = Field(
-        None, description="absent, 0 or not a number: every category"
-    )
+    category_id: Annotated[
+        int | None,
+        BeforeValidator(_category_or_all),
+        # Any text is taken ("not a number means all"): the document says so.
+        WithJsonSchema({"type": "string", "examples": ["3", "0", "all"]}),
+    ] = Field(None, description="absent, 0 or not a number: every category")
     level: Annotated[
         Literal["beginner", "intermediate", "advanced"] | None, BeforeValidator(_blank_is_none)
     ] = None

@@ -258,5 +258,5 @@ def _remove_bought(user_id: int, order_no: str, items: list[str]) -> None:
     """A failure here only leaves a line the next cart read drops anyway."""
     try:
         RedisCart(user_id).remove(*items)
-    except redis.RedisError:
-        log.warning("could not take order %s's items out of the cart", order_no, exc_info=True)
+    except redis.RedisError as exc:  # one line: no traceback per request during an outage
+        log.warning("could not take order %s's items out of the cart (%s)", order_no, exc)

@@ -23,6 +23,7 @@ What the cache hands out is shared by every request of the process: read it, nev
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -39,6 +40,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.extensions import cache
+from app.replica import read_from_replica
 
 log = logging.getLogger(__name__)
 
@@ -271,10 +273,12 @@ def _key(version: str, name: str, parts: tuple[Any, ...]) -> str:
 def cached_entry(name: str, parts: tuple[Any, ...], build: Callable[[], Any]) -> Entry:
     """`build()`'s result in an `Entry`: from this process, else from Redis, else built (and
     kept in both) when this catalog version has not got it yet."""
+    build = functools.partial(read_from_replica, build)  # a catalog read may be a little old
     try:
         version = _read_version()
-    except redis.RedisError:
-        log.warning("catalog cache unavailable; reading the database", exc_info=True)
+    except redis.RedisError as exc:
+        # One line, no traceback: while Redis is down every request would log one.
+        log.warning("catalog cache unavailable (%s); reading the database", exc)
         return Entry(build())
     key = _key(version, name, parts)
     local = _local()
@@ -283,15 +287,15 @@ def cached_entry(name: str, parts: tuple[Any, ...], build: Callable[[], Any]) ->
         return entry
     try:
         value = cache.get(key)
-    except redis.RedisError:
-        log.warning("catalog cache unavailable; reading the database", exc_info=True)
+    except redis.RedisError as exc:
+        log.warning("catalog cache unavailable (%s); reading the database", exc)
         return Entry(build())
     if value is None:
         value = build()
         try:
             cache.set(key, value)
-        except redis.RedisError:
-            log.warning("could not store %s in the catalog cache", key, exc_info=True)
+        except redis.RedisError as exc:
+            log.warning("could not store %s in the catalog cache (%s)", key, exc)
     entry = Entry(value)
     local.put(version, key, entry)
     return entry
@@ -307,8 +311,8 @@ def cached_fragment(name: str, parts: tuple[Any, ...], render: Callable[[], H]) 
         return render()
     try:
         version = _read_version()
-    except redis.RedisError:
-        log.warning("catalog cache unavailable; rendering afresh", exc_info=True)
+    except redis.RedisError as exc:
+        log.warning("catalog cache unavailable (%s); rendering afresh", exc)
         return render()
     key = _key(version, f"html:{name}", parts)
     local = _local()

@@ -78,8 +78,8 @@ def authenticate_token(key: object) -> User:
     now = utcnow()
     try:
         user_id = _cached_user_id(key_hash, now)
-    except redis.RedisError:
-        log.warning("token cache unreadable; checking the database", exc_info=True)
+    except redis.RedisError as exc:  # one line: during an outage every request says it
+        log.warning("token cache unreadable (%s); checking the database", exc)
         return _user_from_database(key_hash, now, fill_cache=False)
     if user_id is None:
         return _user_from_database(key_hash, now, fill_cache=True)
@@ -146,8 +146,8 @@ def _cache_token(token: ApiToken, now: datetime) -> None:
         *_, revoked = pipe.execute()
         if revoked:
             _redis().delete(CACHE_PREFIX + token.key_hash)
-    except redis.RedisError:
-        log.warning("could not cache a token", exc_info=True)
+    except redis.RedisError as exc:
+        log.warning("could not cache a token (%s)", exc)
         return
     if revoked:
         raise _refused()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 from sqlalchemy.exc import OperationalError
 
-from app.extensions import db
+from app import health
 
 
 def test_healthy(client):
@@ -16,20 +16,20 @@ def test_healthy(client):
 
 
 def test_redis_down_is_a_503_naming_redis(app, client, monkeypatch):
-    def refuse():
+    def refuse(self):
         raise redis.ConnectionError("Connection refused")
 
-    monkeypatch.setattr(app.extensions["redis_store"].client, "ping", refuse)
+    monkeypatch.setattr(health.HealthChecks, "redis_answers", refuse)
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.get_json() == {"db": "ok", "redis": "unavailable"}
 
 
 def test_database_down_is_a_503_naming_the_database(client, monkeypatch):
-    def refuse(*args, **kwargs):
+    def refuse(self):
         raise OperationalError("SELECT 1", {}, Exception("Can't connect"))
 
-    monkeypatch.setattr(db.session, "execute", refuse)
+    monkeypatch.setattr(health.HealthChecks, "database_answers", refuse)
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.get_json() == {"db": "unavailable", "redis": "ok"}

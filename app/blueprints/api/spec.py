@@ -138,7 +138,11 @@ _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 def _openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for converter, name in _CONVERTER.findall(rule):
-        schema = {"type": "integer"} if converter == "int" else {"type": "string"}
+        schema = (
+            {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}  # app.ids.IdConverter
+            if converter == "int"
+            else {"type": "string"}
+        )
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return _CONVERTER.sub(r"{\2}", rule), params
 
@@ -196,11 +200,12 @@ ERROR_SCHEMA = {
 def _query_parameters(model: type[BaseModel], components: _Components) -> list[dict[str, Any]]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     params = []
+    required = set(schema.get("required", ()))
     for name, prop in schema.get("properties", {}).items():
         prop = dict(prop)
         description = prop.pop("description", None)
         prop.pop("title", None)
-        param = {"name": name, "in": "query", "required": False, "schema": prop}
+        param = {"name": name, "in": "query", "required": name in required, "schema": prop}
         if description:
             param["description"] = description
         params.append(param)

@@ -7,10 +7,12 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import _FlaskFormCSRF
 from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length, ValidationError
 
 from app.i18n import say
+from app.security import page_csrf_token
 from app.services import accounts, captcha
 from app.services.errors import DomainError
 
@@ -124,8 +126,20 @@ class AccountForm(FlaskForm):
             self._fields[name].errors = [*self._fields[name].errors, say(message)]
 
 
+class VisitorCSRF(_FlaskFormCSRF):
+    """The form's CSRF token as the catalog pages make it (security.page_csrf_token): a visitor
+    who only looks at the sign-in pages is given no server-side session (anyone could fill
+    Redis with GETs otherwise); the token is checked as Flask-WTF's when the form is posted."""
+
+    def generate_csrf_token(self, csrf_token_field) -> str:
+        return page_csrf_token()
+
+
 class BotCheckedForm(AccountForm):
     """A form with the ALTCHA widget's payload, in the field the widget names `altcha`."""
+
+    class Meta:
+        csrf_class = VisitorCSRF
 
     altcha = HiddenField(validators=[Length(max=captcha.PAYLOAD_MAX_LENGTH)])
 

@@ -6,11 +6,10 @@ import logging
 from datetime import timedelta
 
 from flask import Response, abort, current_app, jsonify, redirect, request, send_from_directory
-from sqlalchemy import text
 
+from app import health
 from app.blueprints.main import bp
 from app.blueprints.main.homepage_files import HomepageFiles
-from app.extensions import db
 from app.i18n import LANG_COOKIE, current_language, supported
 from app.services import homepage
 from app.urls import safe_next
@@ -107,18 +106,7 @@ def switch_language(code: str):
 
 @bp.get("/healthz")
 def healthz():
-    status = {"db": "ok", "redis": "ok"}
-    try:
-        db.session.execute(text("SELECT 1"))
-    except Exception:
-        log.warning("health check: the database does not answer", exc_info=True)
-        db.session.rollback()
-        status["db"] = "unavailable"
-    try:
-        current_app.extensions["redis_store"].client.ping()
-    except Exception:
-        log.warning("health check: Redis does not answer", exc_info=True)
-        status["redis"] = "unavailable"
+    status = health.status(current_app._get_current_object())
     healthy = all(value == "ok" for value in status.values())
     response = jsonify(status)
     response.status_code = 200 if healthy else 503
