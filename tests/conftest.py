@@ -275,7 +275,7 @@ def _end_test_session_transaction() -> None:
 
 
 FRESH_APP = "fresh_app"
-PATHS = ("INSTANCE_DIR", "STATIC_INDEX_DIR", "UPLOAD_FOLDER")
+PATHS = ("INSTANCE_DIR", "STATIC_INDEX_DIR", "UPLOAD_FOLDER", "MEDIA_FOLDER")
 
 
 @dataclass
