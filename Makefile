@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run install test lint format bench migrate seed worker translations clean cluster cluster-down
+.PHONY: run install test lint format bench bench-growth migrate seed worker translations clean cluster cluster-down
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ format: install
 
 bench: install
 	$(BIN)/python bench/catalog.py
+
+# Cost of growth (bench/README.md): SCALE=0.25 for a quarter of the 1M-order store.
+SCALE ?= 1
+bench-growth: install
+	$(BIN)/python bench/growth.py --scale $(SCALE)
 
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ -o app/translations/messages.pot .

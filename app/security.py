@@ -24,11 +24,9 @@ from flask import (
     current_app,
     g,
     has_request_context,
-    render_template,
     request,
     session,
 )
-from flask_babel import ngettext
 from flask_cors import CORS
 from flask_limiter import Limiter, RateLimitExceeded
 from flask_wtf.csrf import generate_csrf
@@ -175,7 +173,7 @@ def make_limiter(app: Flask) -> Limiter:
         strategy="moving-window",  # exact: no double burst across a window's edge
         in_memory_fallback_enabled=True,
         swallow_errors=True,
-        headers_enabled=False,  # Retry-After on a refusal only, set by `too_many_requests`
+        headers_enabled=False,  # Retry-After on a refusal only (the 429 handler, errors.py)
     )
     limiter.request_filter(lambda: request.endpoint in UNLIMITED_ENDPOINTS)
     limiter.init_app(app)
@@ -479,25 +477,16 @@ class SecurityState:
         return csp_nonce().join(pieces)
 
 
-def too_many_requests(exc: RateLimitExceeded):
-    """429: the API's envelope (code 1006) or the friendly error page, with Retry-After."""
-    from app.blueprints.errors import api_error, is_api_request
-
+def retry_after(exc: RateLimitExceeded) -> int:
+    """How many seconds the refused client should wait (the 429's Retry-After)."""
     state: SecurityState = current_app.extensions[EXTENSION]
-    seconds = state.retry_after(exc)
-    message = f"Too many attempts. Please try again in {seconds} seconds."
-    if is_api_request():
-        response = api_error(429, 1006, "rate_limited", message)
-    else:
-        detail = ngettext(
-            "Too many attempts. Please try again in %(num)d second.",
-            "Too many attempts. Please try again in %(num)d seconds.",
-            seconds,
-        )
-        page = render_template("errors/error.html", status=429, message=message, detail=detail)
-        response = Response(page, status=429, mimetype="text/html")
-    response.headers["Retry-After"] = str(seconds)
-    return response
+    return state.retry_after(exc)
+
+
+def nonce_was_used() -> bool:
+    """Whether this request's rendering asked for a CSP nonce (a page meant for everyone must
+    not hold one)."""
+    return has_request_context() and request.environ.get(NONCE_KEY) is not None
 
 
 def _checked(value: str) -> str:
@@ -567,7 +556,6 @@ def init_app(app: Flask) -> None:
 
     state = SecurityState(app, make_limiter(app))
     app.extensions[EXTENSION] = state
-    app.register_error_handler(RateLimitExceeded, too_many_requests)
     init_cors(app)
     app.after_request(add_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

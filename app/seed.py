@@ -1148,7 +1148,7 @@ def seed_demo_command() -> None:
         db.session.rollback()
         raise
     if current_app.config["PAYMENT_SANDBOX"]:
-        from app.services.payments import ensure_sandbox_keys
+        from app.services.payments.keys import ensure_sandbox_keys
 
         ensure_sandbox_keys(current_app)  # made here rather than by the first sandbox payment
     click.echo("Demo catalog:")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from decimal import Decimal
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -12,14 +11,9 @@ from flask import Flask, current_app, request, session, url_for
 from redis.exceptions import RedisError
 
 from app.i18n import current_language, period_text, template_gettext, template_ngettext
+from app.money import money_label
 
 log = logging.getLogger(__name__)
-
-
-def money(value: Decimal | str | None) -> str:
-    if value is None:
-        return ""
-    return f"¥{Decimal(value):,.2f}"
 
 
 def duration(seconds: int | None) -> str:
@@ -117,7 +111,7 @@ FIXED_URLS = "luffy_fixed_urls"
 
 
 def register(app: Flask) -> None:
-    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["money"] = money_label
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["local_time"] = local_time
     # A period in days as the page's language says it (`1 month`, `1个月`, `Forever`).

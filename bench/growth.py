@@ -60,6 +60,7 @@ def _env(database: str, app_root: Path) -> dict[str, str]:
         "APP_ENV": "production",
         "SECRET_KEY": "growth-bench-" + "x" * 40,
         "PAYMENT_SANDBOX": "0",
+        "PUBLIC_BASE_URL": "http://127.0.0.1:8000",  # never contacted
         "DATABASE_URL": _mariadb().url(database),
         "REDIS_URL": REDIS_URL,
         "INSTANCE_DIR": str(STATE / "instance"),
@@ -150,7 +151,18 @@ def measure_here(store: str, requests: int, skip: set[str], budget: float) -> di
 
     statements: list[str] = []
     with app.app_context():
-        event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        sql_time = [0.0]
+        started: list[float] = []
+        event.listen(
+            db.engine,
+            "before_cursor_execute",
+            lambda *a: (statements.append(a[2]), started.append(time.perf_counter())),
+        )
+        event.listen(
+            db.engine,
+            "after_cursor_execute",
+            lambda *a: sql_time.__setitem__(0, sql_time[0] + time.perf_counter() - started.pop()),
+        )
         admin = db.session.scalar(select(User).where(User.username_key == "admin"))
         demo = db.session.scalar(select(User).where(User.username_key == "demo"))
         key, _ = tokens.issue_token(demo)
@@ -203,12 +215,13 @@ def measure_here(store: str, requests: int, skip: set[str], budget: float) -> di
         headers = bearer if name == "student_orders" else {}
         if name in skip:
             continue
-        times, counts, status = [], [], None
+        times, counts, sql_ms, status = [], [], [], None
         spent = 0.0
         for i in range(requests):
             if miss:
                 bump()
             del statements[:]
+            sql_time[0] = 0.0
             start = time.perf_counter()
             response = who.get(path(i), headers=headers)
             response.get_data()
@@ -216,6 +229,7 @@ def measure_here(store: str, requests: int, skip: set[str], budget: float) -> di
             status = response.status_code
             times.append(elapsed * 1000)
             counts.append(len(statements))
+            sql_ms.append(sql_time[0] * 1000)
             spent += elapsed
             if spent > budget:
                 break
@@ -230,6 +244,7 @@ def measure_here(store: str, requests: int, skip: set[str], budget: float) -> di
             "p99_ms": round(_percentile(times, 0.99), 2),
             "statements": round(statistics.fmean(counts), 1),
             "statements_max": max(counts),
+            "sql_ms": round(statistics.median(sql_ms), 2),
         }
         print(f"  {store:5s} {name:22s} {results[name]}", file=sys.stderr, flush=True)
 
@@ -304,16 +319,19 @@ TABLE = [
 def report(results: dict[str, dict]) -> None:
     small, big = results.get("small", {}), results.get("big", {})
     print()
-    print(f"{'request':52s} {'small: rps':>10s} {'p99 ms':>8s} {'SQL':>5s}"
-          f" {'big: rps':>9s} {'p99 ms':>8s} {'SQL':>5s} {'big/small':>9s}")  # fmt: skip
+    head = f"{'rps':>10s} {'p99 ms':>8s} {'SQL':>5s} {'SQL ms':>6s}"
+    print(f"{'request (small, then big)':52s} {head} {head} {'big/small':>9s}")
     for key, label in TABLE:
         s, b = small.get(key), big.get(key)
 
         def cols(r):
             if not r:
-                return f"{'—':>10s} {'—':>8s} {'—':>5s}"
+                return f"{'—':>10s} {'—':>8s} {'—':>5s} {'—':>6s}"
             flag = "" if r["status"] == 200 else f"!{r['status']}"
-            return f"{r['rps']:>10.1f} {r['p99_ms']:>8.1f} {r['statements']:>5.1f}{flag}"
+            return (
+                f"{r['rps']:>10.1f} {r['p99_ms']:>8.1f} {r['statements']:>5.1f}"
+                f" {r.get('sql_ms', 0):>6.1f}{flag}"
+            )
 
         ratio = f"{s['mean_ms'] and b['mean_ms'] / s['mean_ms']:9.2f}" if s and b else f"{'—':>9s}"
         print(f"{label:52s} {cols(s)} {cols(b)[1:]} {ratio}")

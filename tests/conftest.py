@@ -4,6 +4,13 @@ The suite runs on the real MariaDB and Redis when they answer (or TEST_DATABASE_
 TEST_REDIS_URL), in a database and a Redis db number of its own; otherwise on SQLite and an
 in-process Redis, skipping (with the reason) the tests that need the real servers.
 REQUIRE_SERVICES=1 turns such a skip into a failure.
+
+Each test on MariaDB runs inside one transaction that is rolled back at its end: every app the
+test makes talks through one connection, in that transaction, and each session's commit is a
+SAVEPOINT (`join_transaction_mode="create_savepoint"`, STYLE.md). A test whose commits must be
+seen by another connection (threads, a live server, a worker process, a second engine) says so
+with `@pytest.mark.real_commits`: it gets real commits and the tables are emptied after it. On
+SQLite every test is emptied after, as before.
 """
 
 from __future__ import annotations
@@ -14,13 +21,15 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pymysql
 import pytest
 import redis
 from flask.testing import FlaskClient
-from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine, RootTransaction, make_url
+from sqlalchemy.pool import NullPool
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -143,6 +152,80 @@ def _schema(services: Services, tmp_path_factory) -> None:
         db.engine.dispose()
 
 
+REAL_COMMITS = "real_commits"
+# Statements of the test's own transaction, not of the code under test (left out of counts).
+SAVEPOINT_SQL = ("SAVEPOINT ", "RELEASE SAVEPOINT ", "ROLLBACK TO SAVEPOINT ")
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{REAL_COMMITS}: the test's commits must be seen by another connection (threads, a live "
+        "server, a worker, a second engine): real commits, tables emptied after it",
+    )
+    config.addinivalue_line(
+        "markers", f"{FRESH_APP}: the test gets an app made for it alone, not the lent one"
+    )
+
+
+@dataclass
+class RolledBackTransaction:
+    """One connection in one transaction, shared by every app a test makes; rolled back after."""
+
+    connection: Connection
+    transaction: RootTransaction
+
+    def attach(self, app) -> Engine:
+        """Point `app`'s default bind at the test's connection; the engine it had, to dispose."""
+        from app.extensions import db
+
+        with app.app_context():
+            engine = db.engines[None]
+            db.engines[None] = self.connection  # type: ignore[index]  # Flask-SQLAlchemy 3 reads it
+        return engine
+
+    def end(self) -> None:
+        self.transaction.rollback()
+        self.connection.close()
+
+
+@pytest.fixture(scope="session")
+def shared_engine(services: Services) -> Iterator[Engine | None]:
+    """The engine the rolled-back tests' connections come from (MariaDB only)."""
+    if not services.mariadb:
+        yield None
+        return
+    from app.extensions import db
+
+    # A session on a connection already in a transaction works in a SAVEPOINT of its own, so
+    # its commit and rollback stay inside the test's transaction.
+    db.session.session_factory.kw["join_transaction_mode"] = "create_savepoint"
+    engine = create_engine(
+        services.database_url, poolclass=NullPool, isolation_level="READ COMMITTED"
+    )
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def test_transaction(request, shared_engine) -> Iterator[RolledBackTransaction | None]:
+    """The test's rolled-back transaction, or None for a `real_commits` test or on SQLite (and
+    for every test with TEST_ISOLATION=truncate, the old way, kept to compare the two)."""
+    if (
+        shared_engine is None
+        or request.node.get_closest_marker(REAL_COMMITS) is not None
+        or os.environ.get("TEST_ISOLATION") == "truncate"
+    ):
+        yield None
+        return
+    connection = shared_engine.connect()
+    shared = RolledBackTransaction(connection, connection.begin())
+    try:
+        yield shared
+    finally:
+        shared.end()
+
+
 def clean_database(app) -> None:
     from app.extensions import db
 
@@ -169,29 +252,99 @@ class IsolatedClient(FlaskClient):
     session as in production, not the test's (which stays pushed for factories)."""
 
     def open(self, *args, **kwargs):
+        _end_test_session_transaction()
         with self.application.app_context():
             return super().open(*args, **kwargs)
 
 
+def _end_test_session_transaction() -> None:
+    """In a rolled-back test, the test's own session ends its transaction before a request.
+
+    On a real database the request's commit stands whatever the test's session does next; on
+    the shared connection the test's open SAVEPOINT would hold the request's writes, and the
+    test's `db.session.rollback()` (to read afresh) would undo them. Ending it first (a commit:
+    the factories have committed what they made) keeps the two apart, as on a real database."""
+    from flask import has_app_context
+
+    from app.extensions import db
+
+    if has_app_context() and isinstance(db.engines.get(None), Connection):
+        session = db.session()
+        if session.in_transaction():
+            session.commit()
+
+
+FRESH_APP = "fresh_app"
+PATHS = ("INSTANCE_DIR", "STATIC_INDEX_DIR", "UPLOAD_FOLDER")
+
+
+@dataclass
+class Reused:
+    """The app the plain `app` fixture lends to one test after another: building one (its
+    hundreds of URL rules, Flask-Admin's views) costs more than most tests, and nothing of a
+    test stays in it: its settings are put back, its folders are the test's own, its payment
+    state is dropped, and its database and Redis are cleaned like any app's."""
+
+    app: Any = None
+    settings: dict[str, Any] | None = None
+
+
+@pytest.fixture(scope="session")
+def _reused() -> Reused:
+    return Reused()
+
+
+def _lend(reused: Reused, services: Services, tmp_path: Path):
+    app = reused.app
+    app.config.clear()
+    app.config.update(reused.settings)
+    folders = {name: test_config(services, tmp_path)[name] for name in PATHS}
+    for name, folder in folders.items():
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        app.config[name] = folder
+    app.instance_path = str(Path(folders["INSTANCE_DIR"]).resolve())
+    app.extensions.pop("payments", None)  # loaded keys and the sandbox transport
+    from app.extensions import queue, redis_store
+
+    # Process-wide objects that follow the app made last: point them back at this one.
+    redis_store.init_app(app)
+    queue.init_app(app)
+    return app
+
+
 @pytest.fixture
-def make_app(services: Services, _schema, tmp_path: Path):
-    """Build an app on the test servers with extra settings: `make_app(CAPTCHA_ENABLED=True)`."""
+def make_app(services: Services, _schema, tmp_path: Path, test_transaction, _reused, request):
+    """Build an app on the test servers with extra settings: `make_app(CAPTCHA_ENABLED=True)`.
+    `make_app(reuse=True)` (the `app` fixture) lends the suite's one plain app instead, unless
+    the test is marked `fresh_app`."""
     from app import create_app
 
     made = []
+    fresh = (
+        request.node.get_closest_marker(FRESH_APP) is not None
+        or os.environ.get("TEST_APP_REUSE") == "0"
+    )
 
-    def factory(**extra):
-        app = create_app(test_config(services, tmp_path, **extra), env="testing")
-        app.test_client_class = IsolatedClient
-        made.append(app)
+    def factory(reuse: bool = False, **extra):
+        if reuse and not extra and not fresh and _reused.app is not None:
+            app = _lend(_reused, services, tmp_path)
+        else:
+            app = create_app(test_config(services, tmp_path, **extra), env="testing")
+            app.test_client_class = IsolatedClient
+            if reuse and not extra and not fresh:
+                _reused.app, _reused.settings = app, dict(app.config)
+        engine = test_transaction.attach(app) if test_transaction is not None else None
+        made.append((app, engine))
         return app
 
     yield factory
-    for app in made:
-        with app.app_context():
-            from app.extensions import db
+    from app.extensions import db
 
+    for app, engine in made:
+        with app.app_context():
             db.session.remove()
+            if engine is not None:
+                db.engines[None] = engine  # the test's connection is closed with it
             db.engine.dispose()
 
 
@@ -201,17 +354,19 @@ def app_with(make_app):
     pushed, on a clean database and Redis, cleaned again afterwards."""
 
     @contextlib.contextmanager
-    def made(**settings):
+    def made(reuse: bool = False, **settings):
         from app.extensions import db
 
-        app = make_app(**settings)
+        app = make_app(reuse=reuse, **settings)
         flush_redis(app)
         with app.app_context():
+            rolled_back = isinstance(db.engines[None], Connection)
             try:
                 yield app
             finally:
                 db.session.remove()
-                clean_database(app)
+                if not rolled_back:  # the test's transaction is rolled back instead
+                    clean_database(app)
         flush_redis(app)
 
     return made
@@ -219,8 +374,9 @@ def app_with(make_app):
 
 @pytest.fixture
 def app(app_with):
-    """The app, its context pushed for the test, on a clean database and Redis."""
-    with app_with() as app:
+    """The app, its context pushed for the test, on a clean database and Redis (the suite's one
+    plain app, lent; mark a test `fresh_app` to have one made for it alone)."""
+    with app_with(reuse=True) as app:
         yield app
 
 
@@ -263,7 +419,8 @@ class QueryCounter:
         return len(self.statements)
 
     def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        self.statements.append(statement)
+        if not statement.startswith(SAVEPOINT_SQL):
+            self.statements.append(statement)
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from app.services.payments import sandbox_gateway_private_key, sandbox_transport, signed_response
+from app.services.payments.alipay import sandbox_transport, signed_response
+from app.services.payments.keys import sandbox_gateway_private_key
 
 
 class Desk:

@@ -26,7 +26,8 @@ from wtforms.form import BaseForm
 
 from app.admin.labels import FIELD_LABELS, VALUE_LABELS
 from app.models.types import UTC
-from app.templating import display_zone, local_time, money
+from app.money import money_label
+from app.templating import display_zone, local_time
 
 
 def is_staff() -> bool:
@@ -180,7 +181,7 @@ class LocalDateTimeField(admin_form.DateTimeField):
         kwargs.setdefault("render_kw", {})
         kwargs["render_kw"] = {
             "data-date-format": "YYYY-MM-DD HH:mm",
-            "placeholder": "YYYY-MM-DD HH:mm",
+            "placeholder": "2026-12-01 09:00",  # an example reads in every language
             "autocomplete": "off",
             **kwargs["render_kw"],
         }
@@ -246,7 +247,7 @@ def _yes_no(view: Any, value: bool, name: str) -> Markup:
 
 
 def _money(view: Any, value: Decimal, name: str) -> str:
-    return money(value)
+    return money_label(value)
 
 
 TYPE_FORMATTERS = {
@@ -255,7 +256,11 @@ TYPE_FORMATTERS = {
     bool: _yes_no,
     Decimal: _money,
 }
-DETAIL_TYPE_FORMATTERS = {**typefmt.DETAIL_FORMATTERS, **TYPE_FORMATTERS}
+DETAIL_TYPE_FORMATTERS = {
+    **typefmt.DETAIL_FORMATTERS,
+    **TYPE_FORMATTERS,
+    bool: lambda view, value, name: _("Yes") if value else _("No"),  # a page of words
+}
 
 
 def value_label(labels: dict) -> Any:

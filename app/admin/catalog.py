@@ -46,7 +46,7 @@ from app.models import (
     PricePolicy,
 )
 from app.services import media
-from app.services.coupons import VALUE_MAX
+from app.services.coupon_rules import VALUE_MAX
 from app.services.errors import DomainError
 
 # Room in a chapter's form besides one video: the other fields and the multipart boundaries.

@@ -1,9 +1,9 @@
 """Coupons for staff: the three kinds with their windows and quantity, issuing one to chosen
 users (or every student) within its quantity, and the records students hold.
 
-What a coupon must be is stated once, by `coupons.coupon_problems` in the domain; the form here
-only puts each problem next to its field. Issuing goes through `coupons.issue_coupon`, the same
-code a student's claim goes through.
+What a coupon must be is stated once, by `coupon_rules.coupon_problems` in the domain; the form
+here only puts each problem next to its field. Issuing goes through
+`coupon_issuing.issue_coupon`, the same code a student's claim goes through.
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ from app.extensions import db
 from app.i18n import say
 from app.models import Coupon, CouponKind, CouponRecord, RecordStatus
 from app.models.types import utcnow
-from app.services import coupons
+from app.money import money_label
+from app.services import coupon_issuing, coupon_rules, coupons
 from app.services.errors import Conflict, DomainError
-from app.templating import local_time, money
+from app.templating import local_time
 
 KIND_CHOICES = [
     (CouponKind.MONEY_OFF.value, _l("Money off (立减)")),
@@ -71,7 +72,7 @@ NAMES_SHOWN = 20
 
 
 def _zero_when_empty(value: Any) -> Any:
-    return coupons.ZERO if value is None else value
+    return coupon_rules.ZERO if value is None else value
 
 
 class CouponForm(StaffForm):
@@ -84,7 +85,7 @@ class CouponForm(StaffForm):
             return valid  # the list's delete and action forms share this base
         values = {name: self[name].data for name in RULED_FIELDS}
         claimed = getattr(self._obj, "claimed", 0) or 0
-        problems = coupons.coupon_problems(**values, claimed=claimed)
+        problems = coupon_rules.coupon_problems(**values, claimed=claimed)
         for name, message in problems.items():
             if not self[name].errors:
                 self[name].errors = [say(message)]
@@ -93,13 +94,13 @@ class CouponForm(StaffForm):
 
 def _terms(coupon: Coupon) -> str:
     """What the coupon does, in a few words: `¥10.00 off`, `¥20.00 off from ¥100.00`, `pay 80%`."""
-    minimum = coupon.minimum_consume or coupons.ZERO
+    minimum = coupon.minimum_consume or coupon_rules.ZERO
     if coupon.kind == CouponKind.PERCENT:
         terms = _("pay %(percent)s%%", percent=coupon.off_percent)
     else:
-        terms = _("%(value)s off", value=money(coupon.value or coupons.ZERO))
+        terms = _("%(value)s off", value=money_label(coupon.value or coupon_rules.ZERO))
     if minimum > 0:
-        terms = _("%(terms)s from %(minimum)s", terms=terms, minimum=money(minimum))
+        terms = _("%(terms)s from %(minimum)s", terms=terms, minimum=money_label(minimum))
     return terms
 
 
@@ -286,7 +287,7 @@ class CouponView(StaffModelView):
             coupon_id = coupon.id
             try:
                 result = unit_of_work.run(
-                    lambda: coupons.issue_coupon(coupon_id, usernames, utcnow())
+                    lambda: coupon_issuing.issue_coupon(coupon_id, usernames, utcnow())
                 )
             except DomainError as exc:
                 flash(_issue_refusal(exc), "error")
@@ -312,9 +313,9 @@ def _coupon_from_args() -> Coupon | None:
 
 
 def _issue_refusal(exc: DomainError) -> str:
-    if exc.message == coupons.SWITCHED_OFF:
+    if exc.message == coupon_issuing.SWITCHED_OFF:
         return _("The coupon is switched off: switch it on first.")
-    if exc.message == coupons.USE_WINDOW_OVER:
+    if exc.message == coupon_issuing.USE_WINDOW_OVER:
         return _("The coupon's use window is over: nobody could use it any more.")
     if isinstance(exc, Conflict) and exc.slug == "conflict":
         return _("Many people are doing the same thing right now; please try again.")
@@ -328,7 +329,7 @@ def _names(names: list[str]) -> str:
     return shown
 
 
-def issue_summary(result: coupons.IssueResult) -> str:
+def issue_summary(result: coupon_issuing.IssueResult) -> str:
     """What staff read after issuing: how many got it, and who did not, and why."""
     issued = len(result.issued)
     parts = [ngettext("Issued to %(num)d student.", "Issued to %(num)d students.", issued)]

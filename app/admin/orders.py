@@ -31,7 +31,7 @@ from app.admin.base import IdEqualFilter, ReadOnlyModelView, user_link
 from app.admin.labels import ITEM_TYPES
 from app.extensions import db
 from app.models import CouponRecord, Order, OrderStatus, PaymentEvent, PaymentMethod, User
-from app.templating import money
+from app.money import money_label
 
 STATUS_CHOICES = [
     (OrderStatus.PENDING.value, _l("Pending")),
@@ -168,7 +168,7 @@ def _method(view: Any, context: Any, model: Order, name: str) -> str:
 
 def _money(view: Any, context: Any, model: Any, name: str) -> str:
     value = getattr(model, name)
-    return "" if value is None else money(value)
+    return "" if value is None else money_label(value)
 
 
 def _username(view: Any, context: Any, model: Any, name: str) -> str:
@@ -359,7 +359,7 @@ class OrderView(ReadOnlyModelView):
         return list(db.session.scalars(stmt))
 
     def money(self, value: Decimal | None) -> str:
-        return "" if value is None else money(value)
+        return "" if value is None else money_label(value)
 
     def item_type_label(self, item_type: str) -> str:
         return str(ITEM_TYPES.get(item_type, item_type))

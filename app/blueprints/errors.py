@@ -16,10 +16,13 @@ import logging
 import pymysql
 import redis
 from flask import Flask, Request, Response, abort, current_app, render_template, request
+from flask_babel import ngettext
+from flask_limiter import RateLimitExceeded
 from flask_session.redis import RedisSessionInterface
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
+from app import security
 from app.extensions import db
 from app.i18n import say
 from app.services.errors import DomainError
@@ -247,6 +250,24 @@ def register(app: Flask) -> None:
             "errors/error.html", status=exc.status, message=exc.message, detail=detail
         )
         return page, exc.status
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many_requests(exc: RateLimitExceeded):
+        """429: the API's envelope (code 1006) or the friendly error page, with Retry-After."""
+        seconds = security.retry_after(exc)
+        message = f"Too many attempts. Please try again in {seconds} seconds."
+        if is_api_request():
+            response = api_error(429, 1006, "rate_limited", message)
+        else:
+            detail = ngettext(
+                "Too many attempts. Please try again in %(num)d second.",
+                "Too many attempts. Please try again in %(num)d seconds.",
+                seconds,
+            )
+            page = render_template("errors/error.html", status=429, message=message, detail=detail)
+            response = Response(page, status=429, mimetype="text/html")
+        response.headers["Retry-After"] = str(seconds)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

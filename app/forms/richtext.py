@@ -1,5 +1,5 @@
 """`RichTextField`: a textarea that admin-richtext.js turns into the Quill editor; its data is
-sanitised (app/services/richtext.py), so a form using it never holds unsafe markup.
+sanitised (app/richtext.py), so a form using it never holds unsafe markup.
 
 Use it like any WTForms field (in Flask-Admin: `form_overrides = {"what_to_study":
 RichTextField}`). It renders
@@ -28,7 +28,7 @@ from wtforms import Field, TextAreaField
 from wtforms.validators import ValidationError
 from wtforms.widgets import TextArea
 
-from app.services.richtext import MAX_BYTES, sanitize, too_long
+from app.richtext import MAX_BYTES, sanitize, too_long
 
 UPLOAD_ENDPOINT = "media.upload_image"
 

@@ -27,7 +27,7 @@ from sqlalchemy.types import TypeDecorator
 from app.extensions import db
 from app.models.search import search_text
 from app.models.types import Money, UTCDateTime, utcnow
-from app.services.richtext import sanitize
+from app.richtext import sanitize
 
 
 class ItemType(StrEnum):
@@ -61,7 +61,7 @@ class SectionType(StrEnum):
 
 
 class RichText(TypeDecorator):
-    """TEXT holding HTML that pages show as markup: sanitised (app/services/richtext.py) on its
+    """TEXT holding HTML that pages show as markup: sanitised (app/richtext.py) on its
     way to the database whatever writes it through SQLAlchemy (a form, the seed, a shell, a bulk
     UPDATE). Only raw SQL text gets past it."""
 

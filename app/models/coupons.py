@@ -9,13 +9,17 @@ from enum import StrEnum
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    and_,
+    or_,
 )
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -122,9 +126,28 @@ class CouponRecord(db.Model):
 
     def status_at(self, now: datetime) -> str:
         """The status a student sees: an unused record outside its window reads expired."""
-        if self.status == RecordStatus.UNUSED and not self.usable_at(now):
+        if self.status == RecordStatus.UNUSED and not self.in_window(now):
             return RecordStatus.EXPIRED
         return self.status
 
-    def usable_at(self, now: datetime) -> bool:
+    # The one rule of a usable record, for a loaded record and as SQL, side by side.
+
+    @hybrid_method
+    def in_window(self, now: datetime) -> bool:
+        """Inside its use window at `now` (whatever its status)."""
         return self.valid_from <= now and (self.valid_until is None or now < self.valid_until)
+
+    @in_window.inplace.expression
+    @classmethod
+    def _in_window_sql(cls, now: datetime) -> ColumnElement[bool]:
+        return and_(cls.valid_from <= now, or_(cls.valid_until.is_(None), cls.valid_until > now))
+
+    @hybrid_method
+    def usable_at(self, now: datetime) -> bool:
+        """Unused and inside its use window: a coupon that may go on an order at `now`."""
+        return self.status == RecordStatus.UNUSED and self.in_window(now)
+
+    @usable_at.inplace.expression
+    @classmethod
+    def _usable_at_sql(cls, now: datetime) -> ColumnElement[bool]:
+        return and_(cls.status == RecordStatus.UNUSED, cls.in_window(now))

@@ -18,6 +18,7 @@ from flask import current_app
 
 from app.ids import parse_id
 from app.models import Order
+from app.money import amount_text
 from app.services.catalog import policy_dict
 from app.services.errors import N_, Conflict, InvalidInput, NotFound
 from app.services.offers import (
@@ -156,7 +157,7 @@ def line_dict(offer: Offer, retired: bool = False) -> dict[str, Any]:
         "course_img": product.course_img,
         "price_policies": [policy_dict(p) for p in product.current_policies],
         "price_policy_id": offer.policy.id,
-        "price": f"{offer.policy.price:.2f}",
+        "price": amount_text(offer.policy.price),
         "retired": retired,
         "retired_policy": policy_dict(offer.policy) if retired else None,
     }
@@ -232,7 +233,7 @@ def cart_contents(store: CartStore, user_id: int | None) -> dict[str, Any]:
         store.remove_unchanged(stale)
     items.sort(key=lambda item: (item["item_type"], item["item_id"]))
     total = sum((Decimal(item["price"]) for item in items if not item["retired"]), Decimal("0.00"))
-    return {"items": items, "total_price": f"{total:.2f}", "count": len(items)}
+    return {"items": items, "total_price": amount_text(total), "count": len(items)}
 
 
 def merge_visitor_cart(visitor: CartStore, student: CartStore) -> int:

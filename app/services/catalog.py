@@ -28,6 +28,7 @@ from app.models import (
     ProductStatus,
 )
 from app.models.search import boolean_query
+from app.money import amount_text
 from app.services.catalog_cache import Entry, cached_entry
 from app.services.errors import N_, NotFound
 
@@ -50,16 +51,12 @@ class CourseQuery:
 # --- shapes -----------------------------------------------------------------------------------
 
 
-def money(value) -> str:
-    return f"{value:.2f}"
-
-
 def policy_dict(policy: PricePolicy) -> dict[str, Any]:
     return {
         "id": policy.id,
         "valid_period": policy.valid_period,
         "valid_period_text": period_text(policy.valid_period),
-        "price": money(policy.price),
+        "price": amount_text(policy.price),
     }
 
 
@@ -123,7 +120,7 @@ def degree_summary(degree: DegreeCourse) -> dict[str, Any]:
         "brief": degree.brief,
         "course_img": degree.course_img,
         "period": degree.period,
-        "total_scholarship": money(degree.total_scholarship),
+        "total_scholarship": amount_text(degree.total_scholarship),
         "courses": [
             {"id": c.id, "name": c.name} for c in degree.courses if c.status == ProductStatus.ONLINE
         ],
@@ -157,8 +154,8 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filtered_courses(query: CourseQuery) -> Select:
-    stmt = select(Course).where(Course.status == ProductStatus.ONLINE)
+def _filtered_courses(query: CourseQuery, columns: Any = Course) -> Select:
+    stmt = select(columns).where(Course.status == ProductStatus.ONLINE)
     if query.category_id:
         stmt = stmt.where(Course.category_id == query.category_id)
     if query.level:
@@ -176,28 +173,45 @@ def _filtered_courses(query: CourseQuery) -> Select:
 
 
 def _ordered(stmt: Select, sort: str) -> Select:
+    # Every key is a column of `products` (Product.id is the course's id): MariaDB then reads
+    # the default order straight from ix_products_status_sort, and sorts the others on one
+    # table, where a key from `courses` made it build a temporary table of every course first.
     if sort == "newest":
-        return stmt.order_by(Course.created_at.desc(), Course.id.desc())
+        return stmt.order_by(Product.created_at.desc(), Product.id.desc())
     if sort in ("price_asc", "price_desc"):
-        price = Course.sort_price  # the cheapest current policy (app/models/pricing.py)
+        price = Product.sort_price  # the cheapest current policy (app/models/pricing.py)
         # Courses with no price yet go last either way.
         direction = price.asc() if sort == "price_asc" else price.desc()
-        return stmt.order_by(price.is_(None), direction, Course.sort_order, Course.id)
+        return stmt.order_by(price.is_(None), direction, Product.sort_order, Product.id)
     if sort == "popular":  # the stored count of enrollments (app/models/counters.py)
-        return stmt.order_by(Course.students.desc(), Course.sort_order, Course.id)
-    return stmt.order_by(Course.sort_order, Course.id)
+        return stmt.order_by(Product.students.desc(), Product.sort_order, Product.id)
+    return stmt.order_by(Product.sort_order, Product.id)
 
 
 def _courses(query: CourseQuery) -> Entry:
     def build():
-        filtered = _filtered_courses(query)
-        total = db.session.scalar(select(func.count()).select_from(filtered.subquery()))
-        page = db.session.scalars(
-            _ordered(filtered, query.sort)
-            .options(joinedload(Course.category), selectinload(Course.price_policies))
+        counted = _filtered_courses(query, Course.id).subquery()
+        total = db.session.scalar(select(func.count()).select_from(counted))
+        # The page's ids first, from the index alone however far the offset (a deferred
+        # join): then only those rows are read whole.
+        ids = db.session.scalars(
+            _ordered(_filtered_courses(query, Course.id), query.sort)
             .limit(query.per_page)
             .offset((query.page - 1) * query.per_page)
         ).all()
+        found = (
+            {
+                c.id: c
+                for c in db.session.scalars(
+                    select(Course)
+                    .where(Course.id.in_(ids))
+                    .options(joinedload(Course.category), selectinload(Course.price_policies))
+                ).unique()
+            }
+            if ids
+            else {}
+        )
+        page = [found[i] for i in ids]
         return {
             "items": [course_summary(c) for c in page],
             "total": total,

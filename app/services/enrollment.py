@@ -335,3 +335,25 @@ def active_enrollment(user_id: int | None, product_id: int, now: datetime) -> En
 
 def can_study(user_id: int | None, course_id: int, now: datetime) -> bool:
     return active_enrollment(user_id, course_id, now) is not None
+
+
+def staff_grants_shown(user_id: int) -> dict[int, list[dict]]:
+    """The staff grants counting for a student, by product id, as the student reads them:
+    who gave it (the staff member's username), when, for how long and why."""
+    rows = db.session.scalars(
+        select(AccessGrant)
+        .where(AccessGrant.user_id == user_id, AccessGrant.revoked_at.is_(None))
+        .order_by(AccessGrant.created_at, AccessGrant.id)
+    )
+    shown: dict[int, list[dict]] = {}
+    for grant in rows:
+        shown.setdefault(grant.product_id, []).append(
+            {
+                "by": grant.granted_by.username if grant.granted_by is not None else None,
+                "at": grant.created_at,
+                "days": grant.valid_period,
+                "until": grant.valid_until,
+                "reason": grant.reason,
+            }
+        )
+    return shown

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Flask, current_app, g, render_template, request, session
+from flask import Flask, current_app, g, render_template, session
 from flask_babel import force_locale
 from redis.exceptions import LockError
 
 from app.i18n import supported
-from app.security import NONCE_KEY
+from app.security import nonce_was_used
 from app.services import catalog, catalog_cache
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def render_page(language: str) -> str:
 
 def _refuse_anything_per_request() -> None:
     used = []
-    if request.environ.get(NONCE_KEY) is not None:
+    if nonce_was_used():
         used.append("a CSP nonce")
     if g.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")) is not None:
         used.append("a CSRF token")

@@ -28,8 +28,8 @@ from app.models import (
     RecordStatus,
     User,
 )
+from app.money import amount_text
 from app.services import pricing
-from app.services.catalog import money
 from app.services.enrollment import refresh_enrollments
 from app.services.errors import N_, Conflict, InvalidInput, NotFound
 from app.services.offers import LineRef, Offer, check_offers
@@ -114,10 +114,6 @@ def _unavailable(message: str = N_("That coupon cannot be used here.")) -> Confl
     return Conflict(message, slug="coupon_unavailable")
 
 
-def _usable(record: CouponRecord, now: datetime) -> bool:
-    return record.status == RecordStatus.UNUSED and record.usable_at(now)
-
-
 def price_order(
     user_id: int,
     lines: Sequence[OrderLineIn],
@@ -150,13 +146,13 @@ def price_order(
     for line, offer in zip(lines, offers, strict=True):
         record = records.get(line.coupon_record_id) if line.coupon_record_id else None
         if record is not None and (
-            record.coupon.product_id != offer.product.id or not _usable(record, now)
+            record.coupon.product_id != offer.product.id or not record.usable_at(now)
         ):
             raise _unavailable()
         line_records.append(record)
     global_record = records.get(global_record_id) if global_record_id else None
     if global_record is not None and (
-        global_record.coupon.product_id is not None or not _usable(global_record, now)
+        global_record.coupon.product_id is not None or not global_record.usable_at(now)
     ):
         raise _unavailable()
     try:
@@ -205,7 +201,7 @@ def place_order(
         raise Conflict(
             N_("The amount has changed; please check the new amount."),
             slug="amount_mismatch",
-            data={"amount": money(quote.amount)},
+            data={"amount": amount_text(quote.amount)},
         )
     order = Order(
         user_id=user_id,
@@ -455,9 +451,9 @@ def order_dict(order: Order, pay_url: str | None) -> dict[str, Any]:
         "order_no": order.order_no,
         "status": order.status,
         "payment_method": order.payment_method,
-        "original_amount": money(order.original_amount),
-        "discount": money(order.discount_amount),
-        "amount": money(order.actual_amount),
+        "original_amount": amount_text(order.original_amount),
+        "discount": amount_text(order.discount_amount),
+        "amount": amount_text(order.actual_amount),
         "created_at": order.created_at.isoformat(),
         "paid_at": order.paid_at.isoformat() if order.paid_at else None,
         "expires_at": order.expires_at.isoformat(),
@@ -468,8 +464,8 @@ def order_dict(order: Order, pay_url: str | None) -> dict[str, Any]:
                 "name": line.product_name,
                 "price_policy_id": line.price_policy_id,
                 "valid_period": line.valid_period,
-                "price": money(line.original_price),
-                "paid": money(line.amount_paid),
+                "price": amount_text(line.original_price),
+                "paid": amount_text(line.amount_paid),
             }
             for line in order.lines
         ],

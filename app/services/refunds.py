@@ -64,7 +64,8 @@ from app.models import Order, OrderStatus, PaymentEvent
 from app.services.enrollment import refresh_enrollments
 from app.services.errors import N_, Conflict, DomainError, InvalidInput, NotFound
 from app.services.orders import get_order, move_status
-from app.services.payments import RefundResult, gateway_for, parse_amount
+from app.services.payments.alipay import gateway_for
+from app.services.payments.gateway import RefundResult, parse_amount
 from app.services.payments.notifications import PAID_STATUSES, SETTLED
 
 log = logging.getLogger(__name__)

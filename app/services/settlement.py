@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.extensions import db
-from app.models import Coupon, CouponRecord, RecordStatus
+from app.models import Coupon, CouponRecord
+from app.money import amount_text
+from app.schemas.coupons import record_dict
 from app.services import pricing
 from app.services.cart import RedisCart, parse_key
-from app.services.catalog import money
-from app.services.coupons import record_dict
 from app.services.errors import N_, InvalidInput, NotFound
 from app.services.offers import LineRef, check_offers
 from app.services.orders import OrderLineIn, price_order, terms_of
@@ -51,9 +51,7 @@ def usable_records(user_id: int, now: datetime) -> list[CouponRecord]:
             .join(Coupon, CouponRecord.coupon_id == Coupon.id)
             .where(
                 CouponRecord.user_id == user_id,
-                CouponRecord.status == RecordStatus.UNUSED,
-                CouponRecord.valid_from <= now,
-                (CouponRecord.valid_until.is_(None)) | (CouponRecord.valid_until > now),
+                CouponRecord.usable_at(now),
             )
             .options(selectinload(CouponRecord.coupon).selectinload(Coupon.product))
             .order_by(CouponRecord.id)
@@ -76,7 +74,7 @@ def start_settlement(user_id: int, refs: Sequence[LineRef], now: datetime) -> di
                 "name": offer.product.name,
                 "price_policy_id": offer.policy.id,
                 "valid_period": offer.policy.valid_period,
-                "price": money(price),
+                "price": amount_text(price),
                 "coupons": [
                     record_dict(r, now)
                     for r in records
@@ -93,7 +91,7 @@ def start_settlement(user_id: int, refs: Sequence[LineRef], now: datetime) -> di
             for r in records
             if r.coupon.product_id is None and terms_of(r).applies_to(total)
         ],
-        "total_price": money(total),
+        "total_price": amount_text(total),
     }
     client = current_app.extensions["redis_store"].client
     client.set(_key(user_id), json.dumps(settlement), ex=int(SETTLEMENT_LIFETIME.total_seconds()))
@@ -117,18 +115,18 @@ def quote_settlement(
             {
                 "item_type": offer.item_type,
                 "item_id": offer.product.id,
-                "price": money(line.price),
+                "price": amount_text(line.price),
                 "coupon_record_id": record.id if record else None,
-                "discount": money(line.coupon_discount),
-                "subtotal": money(line.subtotal),
+                "discount": amount_text(line.coupon_discount),
+                "subtotal": amount_text(line.subtotal),
             }
             for offer, record, line in zip(
                 priced.offers, priced.line_records, priced.quote.lines, strict=True
             )
         ],
         "global_coupon_record_id": priced.global_record.id if priced.global_record else None,
-        "global_discount": money(priced.quote.global_discount),
-        "amount": money(priced.quote.amount),
+        "global_discount": amount_text(priced.quote.global_discount),
+        "amount": amount_text(priced.quote.amount),
     }
 
 

@@ -36,7 +36,7 @@ FORMATS = {
     "WEBP": ("webp", "image/webp"),
 }
 MIMETYPES = dict(FORMATS.values())
-# What save_image names files; anything else is not ours (app/services/richtext.py agrees).
+# What save_image names files; anything else is not ours (app/richtext.py agrees).
 STORED_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\.(?:jpg|png|webp)")
 # Modes each format stores as they are; others are converted (see _encodable).
 KEPT_MODES = {

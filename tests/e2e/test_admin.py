@@ -8,7 +8,8 @@ import pytest
 from tests.e2e.browser import watch
 from tests.factories import CategoryFactory, CourseFactory, UserFactory
 
-pytestmark = pytest.mark.e2e
+# Threads or a live server read through connections of their own: real commits.
+pytestmark = [pytest.mark.real_commits, pytest.mark.e2e]
 
 PASSWORD = "staff-pass-1"
 
@@ -44,10 +45,12 @@ def test_staff_create_a_course_with_a_price_and_delete_another(app, page, live_s
     page.goto(f"{live_server}/admin/courses/new/")
     page.locator("#name").fill("Flask 进阶")
     page.locator("#slug").fill("flask-advanced")
-    # The detail's "what you will learn" is a rich-text editor (Quill, vendored).
-    editor = page.locator(".ql-editor")
+    # The detail's "what you will learn" is a rich-text editor (Quill, vendored), in its tab.
+    page.locator(".form-tabs a[href='#tab-detail']").click()
+    editor = page.locator(".ql-editor").first
     editor.click()
     page.keyboard.type("Blueprints and tests")
+    page.locator(".form-tabs a[href='#tab-prices']").click()
     page.locator("[data-add-inline-field='price_policies']").click()
     page.locator("#price_policies-0-valid_period").fill("30")
     page.locator("#price_policies-0-price").fill("129.00")

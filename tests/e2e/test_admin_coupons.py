@@ -15,7 +15,8 @@ from tests.e2e.browser import watch
 from tests.e2e.test_admin import sign_in_as_staff
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.e2e
+# Threads or a live server read through connections of their own: real commits.
+pytestmark = [pytest.mark.real_commits, pytest.mark.e2e]
 
 TIME = "%Y-%m-%d %H:%M:%S"
 

@@ -8,7 +8,8 @@ import pytest
 
 from tests.factories import ChapterFactory, CourseDetailFactory, CourseFactory, SectionFactory
 
-pytestmark = pytest.mark.e2e
+# Threads or a live server read through connections of their own: real commits.
+pytestmark = [pytest.mark.real_commits, pytest.mark.e2e]
 
 
 def test_a_visitor_opens_a_course_from_the_list(page, live_server):

@@ -8,7 +8,8 @@ import pytest
 from tests.e2e.browser import watch
 from tests.factories import CourseDetailFactory, DegreeCourseFactory
 
-pytestmark = pytest.mark.e2e
+# Threads or a live server read through connections of their own: real commits.
+pytestmark = [pytest.mark.real_commits, pytest.mark.e2e]
 
 
 def test_the_catalog_pages_break_no_rule_of_the_policy(page, live_server):

@@ -44,7 +44,7 @@ def shop(app, live_server) -> dict:
     degree, a coupon, an enrollment, a paid order and a pending one (the sandbox's page)."""
     app.config["PUBLIC_BASE_URL"] = live_server
     from app.extensions import db
-    from app.services.payments import pay_url_for
+    from app.services.payments.alipay import pay_url_for
 
     student = UserFactory(username="xiaohong_2026", password_hash=hash_password(PASSWORD))
     course = CourseFactory(

@@ -15,7 +15,8 @@ from app.forms.richtext import RichTextField
 from tests.e2e.browser import watch
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.e2e
+# Threads or a live server read through connections of their own: real commits.
+pytestmark = [pytest.mark.real_commits, pytest.mark.e2e]
 
 PAGE = """<!doctype html>
 <html><head>

@@ -9,7 +9,8 @@ from app.security import VISITOR_CSRF_COOKIE
 from tests.e2e.browser import watch
 from tests.factories import CourseFactory
 
-pytestmark = pytest.mark.e2e
+# Threads or a live server read through connections of their own: real commits.
+pytestmark = [pytest.mark.real_commits, pytest.mark.e2e]
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.payments import set_sandbox_transport
+from app.services.payments.alipay import set_sandbox_transport
 from tests.refund_desk import Desk
 
 

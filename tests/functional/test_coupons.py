@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from app.extensions import db
 from app.models import Coupon, CouponRecord, Order
 from app.models.types import utcnow
+from app.schemas.coupons import record_dict
 from app.services import coupons
 from app.services.errors import Conflict
 from tests.api import ok, refused
@@ -437,16 +438,16 @@ def test_the_status_filter_agrees_with_status_at(app, student, wallet):
     every = coupons.my_coupon_records(student, now=now)
     for status in coupons.STATUSES:
         by_sql = coupons.my_coupon_records(student, status, now)
-        assert ids(by_sql) == [r["id"] for r in every if r["status"] == status]
+        assert [r.id for r in by_sql] == [r.id for r in every if r.status_at(now) == status]
 
 
 def test_a_record_expires_on_read_as_time_passes(app, student):
     record = CouponRecordFactory(user=student, valid_until=utcnow() + timedelta(days=1))
     later = utcnow() + timedelta(days=2)
-    assert coupons.my_coupon_records(student, "unused")[0]["id"] == record.id
+    assert coupons.my_coupon_records(student, "unused")[0].id == record.id
     assert coupons.my_coupon_records(student, "unused", later) == []
-    assert ids(coupons.my_coupon_records(student, "expired", later)) == [record.id]
-    assert coupons.record_dict(record, later)["status"] == "expired"
+    assert [r.id for r in coupons.my_coupon_records(student, "expired", later)] == [record.id]
+    assert record_dict(record, later)["status"] == "expired"
 
 
 @pytest.mark.parametrize("status", ["all", "UNUSED", "deleted", "1"])

@@ -168,6 +168,10 @@ def test_the_api_refuses_the_media_of_a_paid_section_with_403(client, course, to
     headers = token_for(owner)
     assert media_url(client, paid, headers).startswith("/media/")
     refused(client.get(f"/api/v1/sections/{document.id}/media", headers=headers), 404, "not_found")
+    # The site's own page asking with its session (no token) gets the student's URL.
+    sign_in(client, owner)
+    url = media_url(client, paid, {"Sec-Fetch-Site": "same-origin"})
+    assert client.get(url).status_code == 200
 
 
 def test_the_lesson_page_links_previous_and_next(client, course):

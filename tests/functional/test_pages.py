@@ -272,7 +272,10 @@ def test_a_course_without_detail_or_chapters_still_renders(client):
 
 def test_an_upcoming_course_is_announced_not_sold(client):
     course = CourseFactory(name="Rust 入门", status="upcoming", policies=[(30, "99.00")])
+    SectionFactory(chapter=ChapterFactory(course=course), name="所有权", free_trial=True)
     page = html(client.get(f"/courses/{course.id}"))
+    assert "所有权" in page  # the chapters planned
+    assert "try-link" not in page  # nothing to watch yet: free trials are of online courses
     assert "Rust 入门" in page
     assert "即将上线" in page
     assert "buy-form" not in page

@@ -19,25 +19,27 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.models.types import utcnow
-from app.services import payments
 from app.services.errors import InvalidInput
-from app.services.payments import (
+from app.services.payments.alipay import (
     AlipayGateway,
     available_methods,
-    ensure_sandbox_key_files,
-    ensure_sandbox_keys,
+    check_method,
     gateway_for,
     gateway_for_notification,
+    pay_url_for,
+    sandbox_transport,
+    signed_response,
+)
+from app.services.payments.keys import (
+    KeyFormatError,
+    ensure_sandbox_key_files,
+    ensure_sandbox_keys,
     load_public_key,
+    public_pem,
     sandbox_app_public_key,
     sandbox_gateway_private_key,
-    sandbox_transport,
-    sign_notification,
-    signed_response,
-    verify_request,
 )
-from app.services.payments.keys import KeyFormatError, public_pem
-from app.services.payments.signing import rsa2_sign
+from app.services.payments.signing import rsa2_sign, sign_notification, verify_request
 
 FILES = ("app_private.pem", "app_public.pem", "gateway_private.pem", "gateway_public.pem")
 
@@ -328,7 +330,7 @@ def pending_order(**changes):
 
 
 def test_pay_url_of_a_pending_order_names_what_it_buys(app):
-    url = payments.pay_url_for(app, pending_order())
+    url = pay_url_for(app, pending_order())
     params = dict(parse_qsl(urlsplit(url).query))
 
     assert json.loads(params["biz_content"])["subject"] == "Go 入门、Linux"
@@ -346,13 +348,13 @@ def test_pay_url_of_a_pending_order_names_what_it_buys(app):
     ],
 )
 def test_there_is_no_pay_url_when_there_is_nothing_to_pay(app, changes):
-    assert payments.pay_url_for(app, pending_order(**changes)) is None
+    assert pay_url_for(app, pending_order(**changes)) is None
 
 
 def test_check_method_refuses_what_is_not_offered(app):
-    payments.check_method(app, "sandbox")
+    check_method(app, "sandbox")
     with pytest.raises(InvalidInput) as refused:
-        payments.check_method(app, "alipay")
+        check_method(app, "alipay")
 
     assert refused.value.slug == "payment_method_unavailable"
     assert refused.value.fields == {"payment_method": "one of: sandbox"}

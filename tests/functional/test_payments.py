@@ -16,7 +16,7 @@ from app.blueprints.payments.sandbox import sandbox_notification
 from app.extensions import db
 from app.models import CouponRecord, Enrollment, Order, PaymentEvent
 from app.models.types import utcnow
-from app.services.payments import sign_notification
+from app.services.payments.signing import sign_notification
 from tests.factories import CouponFactory, CouponRecordFactory, CourseFactory
 
 
@@ -58,7 +58,7 @@ def notification_for(order: dict, **changes) -> dict[str, str]:
 def _gateway_key():
     from flask import current_app
 
-    from app.services.payments import sandbox_gateway_private_key
+    from app.services.payments.keys import sandbox_gateway_private_key
 
     return sandbox_gateway_private_key(current_app)
 
@@ -222,6 +222,19 @@ def test_a_tampered_pay_request_is_refused_by_the_sandbox(client, headers):
         == 400
     )
     assert client.get("/payments/sandbox/gateway").status_code == 400
+    assert stored(order["order_no"]).status == "pending"
+
+
+def test_a_pay_request_with_a_repeated_parameter_is_refused_by_the_sandbox(client, headers):
+    order = place(client, headers, CourseFactory())
+    query = urlsplit(order["pay_url"]).query
+    assert client.get(f"/payments/sandbox/gateway?{query}").status_code == 200
+    # The same value again: the signature still checks out for either copy, yet which copy
+    # was signed and which is read must never be a question.
+    repeated = f"{query}&charset=utf-8"
+    assert client.get(f"/payments/sandbox/gateway?{repeated}").status_code == 400
+    paying = client.post("/payments/sandbox/gateway/pay", data={"signed_request": repeated})
+    assert paying.status_code == 400
     assert stored(order["order_no"]).status == "pending"
 
 

@@ -20,11 +20,9 @@ from app.services.enrollment import grant_access
 from app.services.errors import DomainError, InvalidInput, NotFound
 from app.services.offers import LineRef
 from app.services.orders import OrderLineIn
-from app.services.payments import (
-    sandbox_gateway_private_key,
-    set_sandbox_transport,
-    sign_notification,
-)
+from app.services.payments.alipay import set_sandbox_transport
+from app.services.payments.keys import sandbox_gateway_private_key
+from app.services.payments.signing import sign_notification
 from tests.api import ok, refused
 from tests.factories import CouponFactory, CouponRecordFactory, CourseFactory, UserFactory
 from tests.pages import html, sign_in

@@ -11,8 +11,8 @@ from wtforms import Form
 from app.extensions import db
 from app.forms.richtext import RichTextField
 from app.models import Course, CourseDetail
+from app.richtext import sanitize
 from app.seed import COURSES, _what_to_study
-from app.services.richtext import sanitize
 from tests.factories import CourseDetailFactory, CourseFactory
 from tests.pages import html
 

@@ -174,7 +174,7 @@ def test_the_sandbox_gateway_and_the_order_page_agree_on_the_deadline(client):
     from zoneinfo import ZoneInfo
 
     from app.models.types import utcnow
-    from app.services.payments import pay_url_for
+    from app.services.payments.alipay import pay_url_for
 
     student = UserFactory()
     order = make_order(student, status="pending", created_at=utcnow())
@@ -182,7 +182,7 @@ def test_the_sandbox_gateway_and_the_order_page_agree_on_the_deadline(client):
     gateway = html(client.get(pay_url_for(client.application, order)))
     shown = order.expires_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
     deadline = f"{shown} UTC+8"
-    assert f'<dd class="col-7 pay-before">{deadline}</dd>' in gateway
+    assert re.search(rf'<dd class="[^"]*pay-before">{re.escape(deadline)}</dd>', gateway)
     assert deadline in html(client.get(f"/orders/{order.order_no}"))
 
 
@@ -195,7 +195,7 @@ MEANT = ("路飞学城", "中文", '<span class="brand-mark" aria-hidden="true">
 
 def test_english_pages_have_no_chinese_fixed_text(client):
     from app.models.types import utcnow
-    from app.services.payments import pay_url_for
+    from app.services.payments.alipay import pay_url_for
     from tests.factories import (
         ChapterFactory,
         DegreeCourseFactory,
@@ -241,3 +241,17 @@ def test_english_pages_have_no_chinese_fixed_text(client):
         for meant in MEANT:
             page = page.replace(meant, "")
         assert CJK.findall(page) == [], path
+
+
+def test_my_courses_shows_the_end_in_the_shops_zone(client):
+    from tests.factories import EnrollmentFactory
+
+    student = UserFactory()
+    EnrollmentFactory(
+        user=student,
+        product=CourseFactory(name="Flask"),
+        valid_from=datetime(2026, 12, 1, 16, 0, tzinfo=UTC),
+        valid_until=datetime(2027, 12, 31, 16, 0, tzinfo=UTC),
+    )
+    sign_in(client, student)
+    assert "2028-01-01 00:00 UTC+8" in html(client.get("/my/courses"))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageFile, PngImagePlugin
 
-from app.services.richtext import sanitize
+from app.richtext import sanitize
 from app.services.uploads import STORED_NAME
 from tests.factories import UserFactory
 from tests.pages import html, sign_in

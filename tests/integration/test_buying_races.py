@@ -13,7 +13,8 @@ from app.models.types import utcnow
 from tests.factories import CouponFactory, CouponRecordFactory, CourseFactory, UserFactory
 from tests.races import run_together
 
-pytestmark = pytest.mark.usefixtures("mariadb")
+# Threads (or a worker) with connections of their own: real commits.
+pytestmark = [pytest.mark.real_commits, pytest.mark.usefixtures("mariadb")]
 
 
 def test_twelve_orders_on_one_coupon_record_make_one_order(app, token_for):

@@ -15,7 +15,8 @@ from app.services import coupons
 from app.services.errors import DomainError
 from tests.factories import CouponFactory, UserFactory
 
-pytestmark = pytest.mark.mariadb
+# Threads (or a worker) with connections of their own: real commits.
+pytestmark = [pytest.mark.real_commits, pytest.mark.mariadb]
 
 
 def race(app, user_ids: list[int], coupon_id: int) -> Counter:

@@ -12,11 +12,12 @@ from sqlalchemy import func, select
 from app import unit_of_work
 from app.extensions import db
 from app.models import Coupon, CouponRecord, User
-from app.services import coupons
+from app.services import coupon_issuing, coupons
 from app.services.errors import DomainError
 from tests.factories import CouponFactory, UserFactory
 
-pytestmark = [pytest.mark.mariadb, pytest.mark.usefixtures("mariadb")]
+# Threads (or a worker) with connections of their own: real commits.
+pytestmark = [pytest.mark.real_commits, pytest.mark.mariadb, pytest.mark.usefixtures("mariadb")]
 
 
 def run_together(app, jobs: list) -> list:
@@ -49,7 +50,7 @@ def run_together(app, jobs: list) -> list:
 
 
 def issuing(coupon_id: int, usernames: list[str] | None):
-    return lambda: coupons.issue_coupon(coupon_id, usernames)
+    return lambda: coupon_issuing.issue_coupon(coupon_id, usernames)
 
 
 def claiming(coupon_id: int, user_id: int):
@@ -84,7 +85,7 @@ def test_two_issues_and_twelve_claims_on_five_coupons_hand_out_five(app):
     results = run_together(app, jobs)
 
     issues, claims = results[:2], results[2:]
-    assert all(isinstance(r, coupons.IssueResult) for r in issues), issues
+    assert all(isinstance(r, coupon_issuing.IssueResult) for r in issues), issues
     assert set(claims) <= {"claimed", "coupon_sold_out", "already_claimed"}, claims
     handed_out = sum(len(r.issued) for r in issues) + claims.count("claimed")
     assert handed_out == 5
@@ -102,7 +103,7 @@ def test_issuing_to_one_student_from_many_sides_gives_one_record(app):
     jobs += [claiming(coupon_id, student.id) for _ in range(4)]
     results = run_together(app, jobs)
 
-    issued = sum(len(r.issued) for r in results if isinstance(r, coupons.IssueResult))
+    issued = sum(len(r.issued) for r in results if isinstance(r, coupon_issuing.IssueResult))
     claimed = results.count("claimed")
     assert issued + claimed == 1, results
     assert not [r for r in results if isinstance(r, str) and r.startswith("error")], results
@@ -116,6 +117,6 @@ def test_a_quantity_of_one_raced_by_issues_and_claims(app):
     jobs += [claiming(coupon_id, s.id) for s in students]
     results = run_together(app, jobs)
 
-    issued = sum(len(r.issued) for r in results if isinstance(r, coupons.IssueResult))
+    issued = sum(len(r.issued) for r in results if isinstance(r, coupon_issuing.IssueResult))
     assert issued + results.count("claimed") == 1, results
     assert stored(coupon_id) == (1, 1, 1)

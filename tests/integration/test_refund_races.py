@@ -17,11 +17,12 @@ from app.models import Enrollment, Order
 from app.models.types import utcnow
 from app.services import refunds
 from app.services.errors import DomainError
-from app.services.payments import sandbox_transport, set_sandbox_transport
+from app.services.payments.alipay import sandbox_transport, set_sandbox_transport
 from tests.factories import CourseFactory, UserFactory
 from tests.races import run_together
 
-pytestmark = pytest.mark.usefixtures("mariadb")
+# Threads (or a worker) with connections of their own: real commits.
+pytestmark = [pytest.mark.real_commits, pytest.mark.usefixtures("mariadb")]
 
 
 def lock_waits() -> int:

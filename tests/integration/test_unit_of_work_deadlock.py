@@ -13,7 +13,8 @@ from app.extensions import db
 from app.models import Coupon
 from tests.factories import CouponFactory
 
-pytestmark = [pytest.mark.mariadb, pytest.mark.usefixtures("mariadb")]
+# Threads (or a worker) with connections of their own: real commits.
+pytestmark = [pytest.mark.real_commits, pytest.mark.mariadb, pytest.mark.usefixtures("mariadb")]
 
 
 def test_a_deadlock_victim_is_run_again_and_both_units_commit_once(app):

@@ -8,10 +8,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import redis
 from rq import Queue
 
 from app.jobs import ping
+
+# A worker process (or threads) with connections of its own: real commits.
+pytestmark = pytest.mark.real_commits
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,21 +16,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from werkzeug.datastructures import MultiDict
 
-from app.services.payments import (
-    AlipayGateway,
-    KeyFormatError,
-    beijing_time,
-    format_amount,
-    load_private_key,
-    load_public_key,
-    parse_amount,
+from app.services.payments.alipay import AlipayGateway, beijing_time, format_amount
+from app.services.payments.gateway import parse_amount, single_valued
+from app.services.payments.keys import KeyFormatError, load_private_key, load_public_key
+from app.services.payments.signing import (
+    rsa2_sign,
     sign_content,
     sign_notification,
-    single_valued,
     verify,
     verify_request,
 )
-from app.services.payments.signing import rsa2_sign
 
 NOW = datetime(2025, 3, 1, 16, 30, 5, tzinfo=UTC)  # 2025-03-02 00:30:05 in Beijing
 EXPIRES = NOW + timedelta(minutes=30)

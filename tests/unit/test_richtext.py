@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.services.richtext import ATTRIBUTES, LINK_REL, TAGS, sanitize, too_long
+from app.richtext import ATTRIBUTES, LINK_REL, TAGS, sanitize, too_long
 
 # What the Quill editor sends (getSemanticHTML), which must come back unchanged but for rel.
 EDITOR_HTML = (

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from app.services import accounts, cart, coupons, offers, refunds
+from app.services import accounts, cart, coupon_rules, offers, refunds
 from app.services.errors import N_, DomainError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,7 +172,7 @@ def test_the_scan_finds_an_unmarked_message(tmp_path):
         (accounts.EMAIL_TOO_LONG, f"At most {accounts.EMAIL_MAX} characters"),
         (cart.CART_FULL, f"at most {offers.MAX_LINES} items"),
         (offers.TOO_MANY_LINES, f"At most {offers.MAX_LINES} items"),
-        (coupons.VALID_DAYS_RANGE, f"from 1 to {coupons.VALID_DAYS_MAX}."),
+        (coupon_rules.VALID_DAYS_RANGE, f"from 1 to {coupon_rules.VALID_DAYS_MAX}."),
         (refunds.REASON_LENGTH, f"1 to {refunds.REJECTION_MAX} characters"),
     ],
 )

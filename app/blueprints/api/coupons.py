@@ -8,7 +8,13 @@ from app import unit_of_work
 from app.blueprints.api import api
 from app.blueprints.api.auth import current_api_user
 from app.models.types import utcnow
-from app.schemas.coupons import AvailableCouponOut, CouponRecordOut, MineQuery
+from app.schemas.coupons import (
+    AvailableCouponOut,
+    CouponRecordOut,
+    MineQuery,
+    available_dict,
+    record_dict,
+)
 from app.services import coupons
 
 TAGS = ["coupons"]
@@ -24,7 +30,7 @@ TAGS = ["coupons"]
 def available_coupons():
     # Anonymous without the header; with it, the token must be good (a bad one is a 401).
     user = current_api_user() if request.headers.get("Authorization") else None
-    return coupons.available_coupons(user, utcnow())
+    return [available_dict(c) for c in coupons.claimable_coupons(user, utcnow())]
 
 
 @api.route(
@@ -40,7 +46,7 @@ def available_coupons():
 def claim_coupon(coupon_id: int):
     user, now = current_api_user(), utcnow()
     return unit_of_work.run(
-        lambda: coupons.record_dict(coupons.claim_coupon(user, coupon_id, now), now),
+        lambda: record_dict(coupons.claim_coupon(user, coupon_id, now), now),
         busy=coupons.busy_claiming,
     )
 
@@ -54,4 +60,6 @@ def claim_coupon(coupon_id: int):
     auth=True,
 )
 def my_coupons(query: MineQuery):
-    return coupons.my_coupon_records(current_api_user(), query.status, utcnow())
+    now = utcnow()
+    records = coupons.my_coupon_records(current_api_user(), query.status, now)
+    return [record_dict(r, now) for r in records]

@@ -6,7 +6,7 @@ from flask import request, url_for
 
 from app import unit_of_work
 from app.blueprints.api import api
-from app.blueprints.api.auth import current_api_user
+from app.blueprints.api.auth import current_api_user, session_user
 from app.models.types import utcnow
 from app.schemas.learning import CourseProgressOut, MediaOut, ProgressIn, SectionProgressOut
 from app.services import learning
@@ -30,12 +30,14 @@ def media_out(link: learning.MediaLink) -> dict:
     "lesson_visitor cookie this answer sets)",
     tags=TAGS,
     response=MediaOut,
+    security=[{"token": []}, {"session": []}, {}],
     errors=(401, 403, 404),
 )
 def section_media(section_id: int):
     from app.blueprints.media.lessons import visitor_id_for_link
 
-    user = current_api_user() if request.headers.get("Authorization") else None
+    # A token (a bad one is a 401), else the site's page session, else a visitor.
+    user = current_api_user() if request.headers.get("Authorization") else session_user()
     now = utcnow()
     course, section = learning.load_section(section_id)
     learning.require_access(user.id if user else None, course, section, now)

@@ -12,16 +12,12 @@ anything but a read (`app/blueprints/api/auth.py: session_user`).
 from __future__ import annotations
 
 from flask import request, session
-from flask_login import current_user
 
 from app.blueprints.api import api
-from app.blueprints.api.auth import current_api_user
+from app.blueprints.api.auth import OWN_SITE, current_api_user, session_user
 from app.blueprints.api.envelope import ok_response
 from app.schemas.auth import MeOut
 from app.services import cart
-
-# What a browser says of a request made by a page of this very site (or typed in by hand).
-OWN_SITE = {"same-origin", "none"}
 
 
 def _session_readable() -> bool:
@@ -42,8 +38,7 @@ def who_am_i():
     if request.headers.get("Authorization"):
         user = current_api_user()  # a token that does not check out is a 401
         store: cart.CartStore = cart.RedisCart(user.id)
-    elif _session_readable() and current_user.is_authenticated:
-        user = current_user
+    elif (user := session_user()) is not None:
         store = cart.RedisCart(user.id)
     else:
         user = None

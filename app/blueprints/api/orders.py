@@ -15,8 +15,9 @@ from app.models import OrderStatus
 from app.models.types import utcnow
 from app.schemas.buying import EnrollmentOut, OrderIn, OrderOut, OrderPageOut, RefundIn
 from app.schemas.catalog import PageQuery
-from app.services import cart, enrollment, orders, payments, refunds
+from app.services import cart, enrollment, orders, refunds
 from app.services.errors import InvalidInput
+from app.services.payments.alipay import check_method, pay_url_for
 
 TAGS = ["orders"]
 
@@ -31,7 +32,7 @@ def _idempotency_key() -> str | None:
 
 
 def order_out(order) -> dict:
-    return orders.order_dict(order, payments.pay_url_for(current_app, order, request.host_url))
+    return orders.order_dict(order, pay_url_for(current_app, order, request.host_url))
 
 
 @api.route(
@@ -51,7 +52,7 @@ def place_order(body: OrderIn):
     key = _idempotency_key()
     if key and (first := orders.find_by_idempotency_key(user.id, key)):
         return ok_response(order_out(first))
-    payments.check_method(current_app, body.payment_method)
+    check_method(current_app, body.payment_method)
     lines = [orders.OrderLineIn(line.ref(), line.coupon_record_id) for line in body.items]
 
     def work() -> dict:

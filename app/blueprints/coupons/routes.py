@@ -13,6 +13,7 @@ from app import unit_of_work
 from app.blueprints.coupons import bp
 from app.i18n import say
 from app.models.types import utcnow
+from app.schemas.coupons import coupon_card, record_dict
 from app.services import coupons
 from app.services.errors import DomainError
 
@@ -32,10 +33,11 @@ def coupon_centre():
     status = request.args.get("status")
     if status not in coupons.STATUSES:
         status = None
-    records = coupons.my_coupon_records(user, now=now) if user is not None else []
+    mine = coupons.my_coupon_records(user, now=now) if user is not None else []
+    records = [record_dict(r, now) for r in mine]
     return render_template(
         "coupons/centre.html",
-        available=coupons.coupon_cards(user, now),
+        available=[coupon_card(c) for c in coupons.claimable_coupons(user, now)],
         records=[r for r in records if status is None or r["status"] == status],
         counts=Counter(r["status"] for r in records),
         total=len(records),

@@ -16,7 +16,8 @@ from app.extensions import csrf, db
 from app.models import Order
 from app.models.types import utcnow
 from app.services.errors import DomainError
-from app.services.payments import gateway_for_notification, single_valued
+from app.services.payments.alipay import gateway_for_notification
+from app.services.payments.gateway import single_valued
 from app.services.payments.notifications import FAILURE, apply_notification
 
 log = logging.getLogger(__name__)

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import abort, current_app, redirect, render_template, request
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from app import unit_of_work
 from app.blueprints.payments import bp
@@ -21,17 +22,12 @@ from app.i18n import say
 from app.models import Order
 from app.models.types import utcnow
 from app.services.errors import DomainError
-from app.services.payments import (
-    beijing_time,
-    parse_amount,
-    sandbox_app_public_key,
-    sandbox_gateway_private_key,
-    sign_notification,
-    single_valued,
-    verify_request,
-)
 from app.services.payments import sandbox as sandbox_books
+from app.services.payments.alipay import beijing_time
+from app.services.payments.gateway import parse_amount, single_valued
+from app.services.payments.keys import sandbox_app_public_key, sandbox_gateway_private_key
 from app.services.payments.notifications import SUCCESS
+from app.services.payments.signing import sign_notification, verify_request
 
 
 @bp.before_request
@@ -42,7 +38,8 @@ def sandbox_only():
 
 def _checked_request(query: str) -> tuple[dict[str, str], dict]:
     """The page-pay request as the shop signed it, or a 400: a tampered request pays nothing."""
-    params = single_valued(dict(parse_qsl(query, keep_blank_values=True)) if query else {})
+    # A MultiDict, not a dict: a dict keeps one copy of a repeated parameter and hides it.
+    params = single_valued(MultiDict(parse_qsl(query, keep_blank_values=True)))
     if not params or not verify_request(params, sandbox_app_public_key(current_app)):
         abort(400, description="The payment request's signature does not check out.")
     if params.get("app_id") != current_app.config["SANDBOX_APP_ID"]:

@@ -27,7 +27,8 @@ def _user_id() -> int | None:
 @login_required
 def my_courses():
     mine = enrollment.my_enrollments(current_user.id, utcnow(), for_page=True)
-    return render_template("shop/my_courses.html", enrollments=mine)
+    grants = enrollment.staff_grants_shown(current_user.id)
+    return render_template("shop/my_courses.html", enrollments=mine, grants=grants)
 
 
 def _media_url(link: learning.MediaLink) -> str:

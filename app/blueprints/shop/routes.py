@@ -25,11 +25,12 @@ from app.i18n import period_text, say
 from app.ids import parse_id
 from app.models import ItemType, Order, OrderStatus
 from app.models.types import utcnow
-from app.services import cart, orders, payments, refunds, settlement
+from app.money import money_label
+from app.services import cart, orders, refunds, settlement
 from app.services.errors import N_, DomainError, InvalidInput, NotFound
 from app.services.offers import ITEM_TYPES, LineRef
 from app.services.orders import busy_coupons
-from app.templating import money
+from app.services.payments.alipay import available_methods, check_method, pay_url_for
 
 ORDERS_PER_PAGE = 10
 MAX_PAGE = 1_000_000  # as the API's `page`: an offset any database takes
@@ -93,7 +94,7 @@ def _refusal_text(exc: DomainError) -> str:
 
 def _next_after_order(order: Order) -> str:
     """Where the buyer goes once an order exists: the gateway, or the order when nothing is due."""
-    return payments.pay_url_for(current_app, order, request.host_url) or url_for(
+    return pay_url_for(current_app, order, request.host_url) or url_for(
         ".order_detail", order_no=order.order_no
     )
 
@@ -242,7 +243,7 @@ def _settlement_page(
     quote = settlement.quote_settlement(
         current_user.id, _order_lines(settle, chosen), global_choice, utcnow()
     )
-    methods = payments.available_methods(current_app)
+    methods = available_methods(current_app)
     quoted_lines = {f"{q['item_type']}:{q['item_id']}": q for q in quote["items"]}
     total = sum((Decimal(q["price"]) for q in quote["items"]), Decimal("0.00"))
     course_discount = sum((Decimal(q["discount"]) for q in quote["items"]), Decimal("0.00"))
@@ -356,7 +357,7 @@ def place_order():
     try:
         if expected is None or not expected.is_finite():
             raise InvalidInput(N_("The amount is missing; please check the total again."))
-        payments.check_method(current_app, method)
+        check_method(current_app, method)
         next_url, paid = unit_of_work.run(work, busy=busy_coupons)
     except orders.DuplicateSubmission:
         # a double click that lost the race: the first order it is
@@ -371,7 +372,7 @@ def place_order():
                 _(
                     "The amount has changed; the new amount is %(amount)s. Please check it "
                     "and pay again.",
-                    amount=money(exc.extra.get("amount", "0")),
+                    amount=money_label(exc.extra.get("amount", "0")),
                 ),
                 "warning",
             )
@@ -411,7 +412,7 @@ def order_detail(order_no: str):
         return render_template(
             "shop/order.html",
             order=order,
-            pay_url=payments.pay_url_for(current_app, order, request.host_url),
+            pay_url=pay_url_for(current_app, order, request.host_url),
             refund_allowed=orders.refund_window_open(order, now),
         )
 

@@ -1,7 +1,7 @@
 /* The rich-text editor of the staff pages: every <textarea data-rich-text> becomes a Quill editor
    (the vendored app/static/vendor/quill/quill.js, snow theme) whose HTML is written back into the
    textarea as it changes, so the form submits it as usual; the server sanitises it again
-   (app/services/richtext.py). Images are uploaded to the textarea's data-upload-url with the
+   (app/richtext.py). Images are uploaded to the textarea's data-upload-url with the
    CSRF token of <meta name="csrf-token">, and the URL the server answers is inserted. No inline
    script or style attribute is needed (Content-Security-Policy). Without Quill, or without
    JavaScript, the textarea stays a textarea. */

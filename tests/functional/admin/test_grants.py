@@ -157,3 +157,23 @@ def test_paid_access_and_a_grant_add_up_and_a_revoke_leaves_what_was_paid(
     staff_client.post(f"/admin/users/access/revoke/{grant.id}", data={"revoke-reason": "误发"})
     assert enrollment_of(student, course).valid_until == paid_end
     assert enrollment.can_study(student.id, course.id, utcnow())
+
+
+def test_the_student_reads_the_grant_as_a_staff_grant_with_its_reason(
+    app, client, staff_client, student, course
+):
+    from tests.pages import sign_in
+
+    give(staff_client, student, course, **{"grant-days": "30", "grant-reason": "直播事故补偿"})
+    student_client = app.test_client()
+    student_client.set_cookie("lang", "en")
+    sign_in(student_client, student)
+    page = html(student_client.get("/my/courses"))
+    assert "Flask 进阶" in page
+    assert "Given by staff member boss on" in page
+    assert "直播事故补偿" in page
+    assert "1 month" in page
+
+    (grant,) = grants_of(student)
+    staff_client.post(f"/admin/users/access/revoke/{grant.id}", data={"revoke-reason": "误发"})
+    assert "直播事故补偿" not in html(student_client.get("/my/courses"))

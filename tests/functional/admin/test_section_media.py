@@ -134,3 +134,21 @@ def test_a_document_keeps_its_sanitised_text(staff_client):
     )
     got = db.session.scalar(select(CourseSection.content).where(CourseSection.id == section.id))
     assert got == "<p>Read me</p>"
+
+
+def test_prune_media_removes_only_unnamed_files_older_than_a_url_lives(app, runner):
+    import os
+
+    folder = media.media_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    named, old, young = (media.new_media_name("mp4") for _ in range(3))
+    for name in (named, old, young):
+        (folder / name).write_bytes(b"x")
+    SectionFactory(media_file=named)
+    past = utcnow().timestamp() - app.config["MEDIA_URL_TTL_SECONDS"] - 60
+    for name in (named, old):
+        os.utime(folder / name, (past, past))
+    result = runner.invoke(args=["prune-media"])
+    assert result.exit_code == 0, result.output
+    assert "removed 1 file(s)" in result.output
+    assert sorted(p.name for p in folder.iterdir()) == sorted([named, young])

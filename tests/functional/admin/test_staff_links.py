@@ -27,7 +27,7 @@ def test_a_students_page_links_to_their_orders_coupons_and_access(staff_client):
     orders = html(staff_client.get(tabs["Orders"]))
     assert mine.order_no in orders
     assert theirs.order_no not in orders
-    coupons = html(staff_client.get(tabs["Coupons"]))
+    coupons = html(staff_client.get(tabs["Coupon records"]))
     assert my_code in coupons
     assert their_code not in coupons
     assert "Access of amy" in html(staff_client.get(tabs["Access"]))

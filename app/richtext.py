@@ -9,7 +9,8 @@ app/services/uploads.py): the pages' Content-Security-Policy loads images from t
 so another site's image would show as broken. Links get rel="noopener noreferrer nofollow".
 
 The models sanitise on every write (app/models/catalog.py), so pages render stored rich text
-as markup. Sanitising is idempotent: sanitising stored text again changes nothing.
+as markup. Sanitising is idempotent: sanitising stored text again changes nothing. It depends
+on nothing of the app: it sits below the models, which use it, and the forms and services.
 """
 
 from __future__ import annotations
