@@ -151,6 +151,7 @@ def test_the_cookie_is_httponly_samesite_lax_and_not_secure_in_development(clien
     assert "Secure" not in cookie  # served over plain http in development
 
 
+@pytest.mark.real_commits  # cleans the tables itself
 def test_production_cookies_are_secure_httponly_and_samesite_lax(make_app):
     assert ProductionConfig.SESSION_COOKIE_SECURE is True
     app = make_app(
