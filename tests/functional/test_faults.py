@@ -21,6 +21,10 @@ from tests.factories import CourseFactory, UserFactory
 from tests.pages import sign_in
 from tests.servers import closed_port, frozen_server, own_redis
 
+# Real commits: what these tests break and read sits outside the test's rolled-back transaction
+# (another engine, a killed connection, a server of their own).
+pytestmark = pytest.mark.real_commits
+
 OUTAGE_LOGGER = "app.blueprints.errors"
 
 

@@ -14,6 +14,9 @@ from tests.conftest import clean_database
 from tests.factories import CourseFactory, UserFactory
 from tests.servers import closed_port
 
+# Real commits: the replica bind reads through a connection of its own.
+pytestmark = pytest.mark.real_commits
+
 
 @pytest.fixture
 def replica_app(make_app, services):

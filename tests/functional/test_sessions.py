@@ -64,9 +64,16 @@ def test_the_session_id_changes_at_login(csrf_app):
     UserFactory(username="alice")
     client = csrf_app.test_client()
     token = csrf_token_of(client.get("/login").get_data(as_text=True))
+    assert session_id(client) is None  # looking at the page stores nothing
+    # A refused attempt keeps the form's CSRF secret in a session of the visitor's own.
+    refused = client.post(
+        "/login", data={"username": "alice", "password": "wrong-password", "csrf_token": token}
+    )
+    assert refused.status_code == 400
     before = session_id(client)
     assert before is not None
     assert stored(csrf_app, before)
+    token = csrf_token_of(refused.get_data(as_text=True))
 
     sign_in(client, csrf_token=token)
 
@@ -82,8 +89,12 @@ def test_the_session_id_changes_at_login(csrf_app):
 def test_a_planted_session_id_is_not_signed_in_by_the_victims_login(csrf_app):
     UserFactory(username="alice")
     attacker = csrf_app.test_client()
-    attacker.get("/login")  # a real, stored session of the attacker's
+    token = csrf_token_of(attacker.get("/login").get_data(as_text=True))
+    attacker.post(  # a refused attempt: a real, stored session of the attacker's
+        "/login", data={"username": "alice", "password": "wrong-password", "csrf_token": token}
+    )
     planted = session_id(attacker)
+    assert planted is not None
     victim = with_cookie(csrf_app, planted)
     token = csrf_token_of(victim.get("/login").get_data(as_text=True))
     sign_in(victim, csrf_token=token)
@@ -140,6 +151,7 @@ def test_the_cookie_is_httponly_samesite_lax_and_not_secure_in_development(clien
     assert "Secure" not in cookie  # served over plain http in development
 
 
+@pytest.mark.real_commits  # cleans the tables itself
 def test_production_cookies_are_secure_httponly_and_samesite_lax(make_app):
     assert ProductionConfig.SESSION_COOKIE_SECURE is True
     app = make_app(
