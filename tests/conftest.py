@@ -168,6 +168,19 @@ def pytest_configure(config) -> None:
     )
 
 
+# Whole folders whose tests always serve or read from another thread or process (a live server
+# for the browser, threads racing, a worker, a cluster): real commits, whatever each file says.
+REAL_COMMIT_FOLDERS = ("e2e", "integration", "cluster")
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        folder = Path(str(item.path)).relative_to(TESTS).parts[0]
+        if folder in REAL_COMMIT_FOLDERS:
+            item.add_marker(REAL_COMMITS)
+
+
 @dataclass
 class RolledBackTransaction:
     """One connection in one transaction, shared by every app a test makes; rolled back after."""
