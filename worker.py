@@ -19,7 +19,7 @@ from rq import Worker
 from rq.cron import CronJob, CronScheduler
 from rq.job import Job
 
-from app import create_app
+from app import create_app, redis_store
 from app.extensions import db, queue
 from app.jobs import close_expired_orders, use_app
 from app.jobs_queue import default_retry
@@ -65,6 +65,14 @@ def start_cron(connection, queue_name: str) -> threading.Thread:
     return thread
 
 
+# RQ waits for a job with a blocking pop of `worker_ttl - 15` seconds; the app's Redis clients
+# give up on any reply after REDIS_SOCKET_TIMEOUT (3 s), which would cut every such wait short
+# ("Timeout reading from socket", then RQ backs off for up to a minute before listening again).
+# The worker listens on a connection of its own whose timeout outlasts the wait.
+WORKER_TTL = 35  # a 20 s wait for a job, then a heartbeat
+WORKER_SOCKET_TIMEOUT = 30
+
+
 class AppWorker(Worker):
     """Forks a work horse per job; the horse must not reuse the parent's DB connections."""
 
@@ -91,7 +99,8 @@ def main() -> int:
         rq_queue = queue.rq_queue(app)
         homepage.request_rebuild(force=True)
         start_cron(rq_queue.connection, rq_queue.name)
-        worker = AppWorker([rq_queue], connection=rq_queue.connection)
+        _, listening = redis_store.connect(app.config, timeout=WORKER_SOCKET_TIMEOUT)
+        worker = AppWorker([rq_queue.name], connection=listening, worker_ttl=WORKER_TTL)
         worker.work(with_scheduler=True)
     return 0
 
