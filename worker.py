@@ -71,6 +71,11 @@ def start_cron(connection, queue_name: str) -> threading.Thread:
 # The worker listens on a connection of its own whose timeout outlasts the wait.
 WORKER_TTL = 35  # a 20 s wait for a job, then a heartbeat
 WORKER_SOCKET_TIMEOUT = 30
+# A job whose worker was killed outright stays "started" until its heartbeat (every
+# JOB_MONITORING seconds, valid 60 s longer) lapses and a worker's maintenance (every
+# MAINTENANCE seconds; RQ's default is 10 minutes) hands it to its retries: about 70-100 s.
+JOB_MONITORING = 10
+MAINTENANCE = 30
 
 
 class AppWorker(Worker):
@@ -100,7 +105,13 @@ def main() -> int:
         homepage.request_rebuild(force=True)
         start_cron(rq_queue.connection, rq_queue.name)
         _, listening = redis_store.connect(app.config, timeout=WORKER_SOCKET_TIMEOUT)
-        worker = AppWorker([rq_queue.name], connection=listening, worker_ttl=WORKER_TTL)
+        worker = AppWorker(
+            [rq_queue.name],
+            connection=listening,
+            worker_ttl=WORKER_TTL,
+            job_monitoring_interval=JOB_MONITORING,
+            maintenance_interval=MAINTENANCE,
+        )
         worker.work(with_scheduler=True)
     return 0
 

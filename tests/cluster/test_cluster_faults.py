@@ -300,6 +300,12 @@ def signal_one(pid: int, sig: int) -> None:
         os.kill(pid, sig)
 
 
+# A job held by the worker killed outright waits for RQ's abandoned-job clean-up (worker.py:
+# its heartbeat lapses after 70 s, maintenance runs every 30 s); the horse killed alone is
+# retried at once.
+JOBS_RECOVER_WITHIN = 150
+
+
 def recovered_after(check, started: float, limit: float = 60.0) -> float:
     """Seconds from `started` until `check()` is true (polled), or `limit` when never."""
     while time.monotonic() - started < limit:
@@ -402,7 +408,7 @@ def test_buying_through_nginx_while_parts_fail(cluster):
     time.sleep(1)
     kill_group(processes["worker2"]["pid"])  # and a whole worker: the other goes on
     recovery["jobs done after a kill"] = recovered_after(
-        lambda: all(master.get(key) == b"done" for key in keys), started, limit=90
+        lambda: all(master.get(key) == b"done" for key in keys), started, limit=JOBS_RECOVER_WITHIN
     )
     record.phase = "calm again"
     time.sleep(4)
@@ -460,4 +466,4 @@ def test_buying_through_nginx_while_parts_fail(cluster):
     assert not lines_twice, lines_twice
     assert not used_by_unpaid, used_by_unpaid
     assert not record.bad, record.bad[:20]
-    assert recovery["jobs done after a kill"] < 90
+    assert recovery["jobs done after a kill"] < JOBS_RECOVER_WITHIN
