@@ -32,7 +32,7 @@ worker: install
 	$(BIN)/python worker.py
 
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --basetemp=.pytest_tmp $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
