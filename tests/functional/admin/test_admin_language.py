@@ -177,7 +177,13 @@ def shop(app, staff):
     )
     revoke_grant(kept.id, revoked_by_id=staff.id, reason="误发", now=now)
     db.session.commit()
-    return {"course": course, "chapter": chapter, "student": student, "order": order}
+    return {
+        "course": course,
+        "chapter": chapter,
+        "student": student,
+        "order": order,
+        "coupon": coupon,
+    }
 
 
 def admin_pages(app, shop) -> list[str]:
@@ -215,7 +221,7 @@ def test_every_staff_page_reads_chinese(app, staff_client, shop):
     pages += [
         f"/admin/users/password/?id={shop['student'].id}",
         f"/admin/users/access/?id={shop['student'].id}",
-        "/admin/coupons/issue/?id=1",
+        f"/admin/coupons/issue/?id={shop['coupon'].id}",
     ]
     assert len(pages) > 25
     for path in pages:
