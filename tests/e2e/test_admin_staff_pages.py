@@ -259,6 +259,8 @@ def test_staff_pages_in_each_language_at_desk_and_phone_widths(app, page, live_s
             page.set_viewport_size({"width": width, "height": 900})
             page.goto(f"{live_server}{path}")
             text = page.locator("body").inner_text()
+            menu = page.locator(".navbar-toggler").get_attribute("aria-label")
+            assert menu == ("菜单" if lang == "zh" else "Menu"), (name, menu)
             if lang == "zh":
                 assert not [s for s in STOCK_ENGLISH if s in text], (name, width)
             else:

@@ -4,6 +4,13 @@
 (function () {
   "use strict";
 
+  // The stock menu button's English label, in the page's language.
+  var menuLabel = document.querySelector('meta[name="menu-label"]');
+  var toggler = document.querySelector(".navbar-toggler");
+  if (menuLabel && toggler) {
+    toggler.setAttribute("aria-label", menuLabel.getAttribute("content"));
+  }
+
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (!(target instanceof Element)) {
