@@ -210,6 +210,23 @@ class ProductView(StaffModelView):
         take_cover(form, model)
 
 
+COURSE_BASICS = (
+    "name",
+    "slug",
+    "status",
+    "category",
+    "course_type",
+    "level",
+    "period",
+    "sort_order",
+    "brief",
+    "cover",
+    "teachers",
+    "recommended",
+)
+COURSE_PRICES = ("price_policies", "faqs")
+
+
 class CourseView(ProductView):
     """A course in four tabs: its basics, its detail, its prices and FAQs, its chapters."""
 
@@ -246,46 +263,13 @@ class CourseView(ProductView):
     column_labels = {"category.name": FIELD_LABELS["category"], "course_img": _l("Cover")}
     column_choices = {"status": STATUS_CHOICES, "level": LEVEL_CHOICES}
     column_default_sort = ("sort_order", False)
-    form_columns = (
-        "name",
-        "slug",
-        "status",
-        "category",
-        "course_type",
-        "level",
-        "period",
-        "sort_order",
-        "brief",
-        "cover",
-        "teachers",
-        "recommended",
-        "detail",
-        "price_policies",
-        "faqs",
-        "chapters",
-    )
+    # The form is its tabs' fields, in the tabs' order (one list, so the two cannot drift).
+    form_columns = (*COURSE_BASICS, "detail", *COURSE_PRICES, "chapters")
     form_rules = (
         Tabs(
-            Tab(
-                "basics",
-                _l("Basics"),
-                [
-                    "name",
-                    "slug",
-                    "status",
-                    "category",
-                    "course_type",
-                    "level",
-                    "period",
-                    "sort_order",
-                    "brief",
-                    "cover",
-                    "teachers",
-                    "recommended",
-                ],
-            ),
+            Tab("basics", _l("Basics"), list(COURSE_BASICS)),
             Tab("detail", _l("Detail"), ["detail"]),
-            Tab("prices", _l("Prices and FAQs"), ["price_policies", "faqs"]),
+            Tab("prices", _l("Prices and FAQs"), list(COURSE_PRICES)),
             Tab("chapters", _l("Chapters"), ["chapters"]),
         ),
     )
