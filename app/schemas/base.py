@@ -1,13 +1,15 @@
-"""Parsing input with a schema into a typed value, or an InvalidInput naming each bad field."""
+"""Parsing input with a schema into a typed value, or an InvalidInput naming each bad field; and
+the shape of a page of any list."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from app.services.errors import InvalidInput
+from app.services.paging import Page
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -49,3 +51,13 @@ def parse_input(schema: type[M], data: Any) -> M:
         return schema.model_validate(data)
     except ValidationError as exc:
         raise InvalidInput(fields=fields_of(exc)) from None
+
+
+def page_dict(page: Page, shape: Callable[[Any], Any]) -> dict[str, Any]:
+    """A page of a list (`CoursePageOut`, `DegreePageOut`, `OrderPageOut`), each row shaped."""
+    return {
+        "items": [shape(item) for item in page.items],
+        "total": page.total,
+        "page": page.page,
+        "per_page": page.per_page,
+    }

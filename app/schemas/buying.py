@@ -1,8 +1,9 @@
-"""Schemas of buying: cart lines, settlement, quotes and orders."""
+"""Schemas of buying: cart lines, settlement, quotes and orders; and the one place the cart,
+settlements, quotes, orders and enrollments are shaped, for the API and the pages alike."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BeforeValidator,
@@ -14,9 +15,11 @@ from pydantic import (
     model_validator,
 )
 
+from app.money import amount_text
 from app.schemas.base import Out, Schema
-from app.schemas.catalog import MoneyStr, PricePolicyOut
-from app.services.offers import MAX_LINES, LineRef
+from app.schemas.catalog import MoneyStr, PricePolicyOut, policy_dict
+from app.services.cart import CartContents
+from app.services.offers import MAX_LINES, LineRef, Offer
 
 
 def _integral(value: object) -> object:
@@ -217,3 +220,30 @@ class EnrollmentOut(Out):
     status: Literal["active", "expired", "refunded"]
     progress: int | None  # percent of sections completed (courses only)
     resume_section_id: int | None  # where to go on; null when nothing started
+
+
+# --- shapes -----------------------------------------------------------------------------------
+
+
+def cart_line_dict(offer: Offer, retired: bool = False) -> dict[str, Any]:
+    """A cart line (`CartLineOut`); `retired`: its period is no longer sold."""
+    product = offer.product
+    return {
+        "item_type": product.item_type,
+        "item_id": product.id,
+        "name": product.name,
+        "course_img": product.course_img,
+        "price_policies": [policy_dict(p) for p in product.current_policies],
+        "price_policy_id": offer.policy.id,
+        "price": amount_text(offer.policy.price),
+        "retired": retired,
+        "retired_policy": policy_dict(offer.policy) if retired else None,
+    }
+
+
+def cart_dict(contents: CartContents) -> dict[str, Any]:
+    return {
+        "items": [cart_line_dict(line.offer, line.retired) for line in contents.lines],
+        "total_price": amount_text(contents.total),
+        "count": len(contents.lines),
+    }

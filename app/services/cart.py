@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import MutableMapping
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -18,8 +19,6 @@ from flask import current_app
 
 from app.ids import parse_id
 from app.models import Order
-from app.money import amount_text
-from app.services.catalog import policy_dict
 from app.services.errors import N_, Conflict, InvalidInput, NotFound
 from app.services.offers import (
     ITEM_TYPES,
@@ -148,28 +147,32 @@ def parse_key(key: str) -> tuple[str, int] | None:
     return item_type, number
 
 
-def line_dict(offer: Offer, retired: bool = False) -> dict[str, Any]:
-    product = offer.product
-    return {
-        "item_type": product.item_type,
-        "item_id": product.id,
-        "name": product.name,
-        "course_img": product.course_img,
-        "price_policies": [policy_dict(p) for p in product.current_policies],
-        "price_policy_id": offer.policy.id,
-        "price": amount_text(offer.policy.price),
-        "retired": retired,
-        "retired_policy": policy_dict(offer.policy) if retired else None,
-    }
+@dataclass(frozen=True)
+class CartLine:
+    """An offer in the cart; `retired`: its period is no longer sold, and the student is to
+    choose one of the product's current periods (the line is left out of the total)."""
+
+    offer: Offer
+    retired: bool = False
+
+    @property
+    def sort_key(self) -> tuple[str, int]:
+        return self.offer.item_type, self.offer.product.id
 
 
-def _retired_line(product, ref: LineRef) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class CartContents:
+    lines: list[CartLine]
+    total: Decimal
+
+
+def _retired_line(product, ref: LineRef) -> CartLine | None:
     """A line whose period is no longer sold, kept for the student to choose another (None
     when the product has no current period at all: nothing to choose)."""
     policy = next((p for p in product.price_policies if p.id == ref.price_policy_id), None)
     if policy is None or policy.active or not product.current_policies:
         return None
-    return line_dict(Offer(product=product, policy=policy), retired=True)
+    return CartLine(Offer(product=product, policy=policy), retired=True)
 
 
 def _checked(user_id: int | None, ref: LineRef) -> Offer:
@@ -178,21 +181,21 @@ def _checked(user_id: int | None, ref: LineRef) -> Offer:
     return check_offer(products.get(ref.item_id), ref, owned)
 
 
-def add_line(store: CartStore, user_id: int | None, ref: LineRef) -> dict[str, Any]:
+def add_line(store: CartStore, user_id: int | None, ref: LineRef) -> Offer:
     """Add an item (or, when it is there already, change its policy)."""
     offer = _checked(user_id, ref)
     if not store.put(ref.key, offer.policy.id, new_allowed=True):
         raise Conflict(CART_FULL, slug="cart_full")
-    return line_dict(offer)
+    return offer
 
 
-def change_policy(store: CartStore, user_id: int | None, ref: LineRef) -> dict[str, Any]:
+def change_policy(store: CartStore, user_id: int | None, ref: LineRef) -> Offer:
     if ref.key not in store.lines():
         raise NotFound(N_("That item is not in your cart."))
     offer = _checked(user_id, ref)
     if not store.put(ref.key, offer.policy.id, new_allowed=False):
         raise NotFound(N_("That item is not in your cart."))
-    return line_dict(offer)
+    return offer
 
 
 def remove_line(store: CartStore, item_type: str, item_id: int) -> None:
@@ -200,7 +203,7 @@ def remove_line(store: CartStore, item_type: str, item_id: int) -> None:
         raise NotFound(N_("That item is not in your cart."))
 
 
-def cart_contents(store: CartStore, user_id: int | None) -> dict[str, Any]:
+def cart_contents(store: CartStore, user_id: int | None) -> CartContents:
     """The cart with fresh prices. A line whose period was retired is kept, marked `retired`
     with the current periods to choose from (and left out of the total). Lines that can no
     longer be bought at all (the course went offline, or is owned for ever now) leave the cart,
@@ -220,7 +223,7 @@ def cart_contents(store: CartStore, user_id: int | None) -> dict[str, Any]:
     for ref in refs:
         product = products.get(ref.item_id)
         try:
-            items.append(line_dict(check_offer(product, ref, owned)))
+            items.append(CartLine(check_offer(product, ref, owned)))
         except Conflict as exc:
             kept = _retired_line(product, ref) if exc.slug == "price_policy_changed" else None
             if kept is not None:
@@ -231,9 +234,9 @@ def cart_contents(store: CartStore, user_id: int | None) -> dict[str, Any]:
             stale[ref.key] = ref.price_policy_id
     if stale:
         store.remove_unchanged(stale)
-    items.sort(key=lambda item: (item["item_type"], item["item_id"]))
-    total = sum((Decimal(item["price"]) for item in items if not item["retired"]), Decimal("0.00"))
-    return {"items": items, "total_price": amount_text(total), "count": len(items)}
+    items.sort(key=lambda line: line.sort_key)
+    total = sum((line.offer.policy.price for line in items if not line.retired), Decimal("0.00"))
+    return CartContents(items, total)
 
 
 def merge_visitor_cart(visitor: CartStore, student: CartStore) -> int:

@@ -1,11 +1,11 @@
-"""What students may see of the catalog, as plain dicts ready for a page or the API, cached.
+"""The catalog's reads: the models students may see, loaded with everything their pages show.
 
 Only online products appear: offline and upcoming ones are invisible here, whatever the id
-(but `get_upcoming_course`, with which a course's page announces one that is coming).
-Every list is read in a fixed number of queries, whatever its length. Each read also comes as
-`..._json()`, its JSON text, which the cache encodes once per catalog version.
+(but `find_course(..., ProductStatus.UPCOMING)`, with which a course's page announces one that
+is coming). Every read takes a fixed number of queries, whatever the length of the list.
 
-The dicts are shared by every request of the process (catalog_cache): never change them.
+What the API and the pages show of them is shaped in app/schemas/catalog.py and cached per
+catalog version by app/schemas/catalog_reads.py.
 """
 
 from __future__ import annotations
@@ -17,20 +17,16 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
-from app.i18n import current_language, period_text
 from app.models import (
     Course,
     CourseCategory,
     CourseChapter,
     DegreeCourse,
-    PricePolicy,
     Product,
     ProductStatus,
 )
 from app.models.search import boolean_query
-from app.money import amount_text
-from app.services.catalog_cache import Entry, cached_entry
-from app.services.errors import N_, NotFound
+from app.services.paging import Page
 
 SORTS = ("default", "newest", "price_asc", "price_desc", "popular")
 LEVELS = ("beginner", "intermediate", "advanced")
@@ -48,105 +44,12 @@ class CourseQuery:
     per_page: int = 12
 
 
-# --- shapes -----------------------------------------------------------------------------------
-
-
-def policy_dict(policy: PricePolicy) -> dict[str, Any]:
-    return {
-        "id": policy.id,
-        "valid_period": policy.valid_period,
-        "valid_period_text": period_text(policy.valid_period),
-        "price": amount_text(policy.price),
-    }
-
-
-def policies_of(product: Product) -> list[dict[str, Any]]:
-    return [policy_dict(p) for p in product.price_policies if p.active]
-
-
-def category_dict(category: CourseCategory | None) -> dict[str, Any] | None:
-    if category is None:
-        return None
-    name = category.name_en if current_language() == "en" and category.name_en else category.name
-    return {"id": category.id, "name": name}
-
-
-def course_summary(course: Course) -> dict[str, Any]:
-    return {
-        "id": course.id,
-        "name": course.name,
-        "brief": course.brief,
-        "course_img": course.course_img,
-        "level": course.level,
-        "category": category_dict(course.category),
-        "price_policies": policies_of(course),
-    }
-
-
-def teacher_dict(teacher) -> dict[str, Any]:
-    return {
-        "id": teacher.id,
-        "name": teacher.name,
-        "title": teacher.title,
-        "signature": teacher.signature,
-        "image": teacher.image,
-        "brief": teacher.brief,
-    }
-
-
-def faq_dict(faq) -> dict[str, Any]:
-    return {"id": faq.id, "question": faq.question, "answer": faq.answer}
-
-
-def section_dict(section, course_id: int | None) -> dict[str, Any]:
-    """A section as the course's page shows it; a free trial links to its lesson page when
-    the course is online (`course_id`; None: not open to try)."""
-    shown = {
-        "id": section.id,
-        "name": section.name,
-        "section_type": section.section_type,
-        "duration": section.duration,
-        "free_trial": section.free_trial,
-    }
-    if section.free_trial and course_id is not None:  # where anyone may watch it
-        shown["link"] = f"/learn/{course_id}/{section.id}"
-    return shown
-
-
-def degree_summary(degree: DegreeCourse) -> dict[str, Any]:
-    return {
-        "id": degree.id,
-        "name": degree.name,
-        "brief": degree.brief,
-        "course_img": degree.course_img,
-        "period": degree.period,
-        "total_scholarship": amount_text(degree.total_scholarship),
-        "courses": [
-            {"id": c.id, "name": c.name} for c in degree.courses if c.status == ProductStatus.ONLINE
-        ],
-        "price_policies": policies_of(degree),
-    }
-
-
-# --- reads ------------------------------------------------------------------------------------
-
-
-def _categories() -> Entry:
-    def build():
-        categories = db.session.scalars(
+def categories() -> list[CourseCategory]:
+    return list(
+        db.session.scalars(
             select(CourseCategory).order_by(CourseCategory.sort_order, CourseCategory.id)
         )
-        return [category_dict(c) for c in categories]
-
-    return cached_entry("categories", (current_language(),), build)
-
-
-def list_categories() -> list[dict[str, Any]]:
-    return _categories().value
-
-
-def list_categories_json() -> bytes:
-    return _categories().json()
+    )
 
 
 def _like(text: str) -> str:
@@ -188,52 +91,35 @@ def _ordered(stmt: Select, sort: str) -> Select:
     return stmt.order_by(Product.sort_order, Product.id)
 
 
-def _courses(query: CourseQuery) -> Entry:
-    def build():
-        counted = _filtered_courses(query, Course.id).subquery()
-        total = db.session.scalar(select(func.count()).select_from(counted))
-        # The page's ids first, from the index alone however far the offset (a deferred
-        # join): then only those rows are read whole.
-        ids = db.session.scalars(
-            _ordered(_filtered_courses(query, Course.id), query.sort)
-            .limit(query.per_page)
-            .offset((query.page - 1) * query.per_page)
-        ).all()
-        found = (
-            {
-                c.id: c
-                for c in db.session.scalars(
-                    select(Course)
-                    .where(Course.id.in_(ids))
-                    .options(joinedload(Course.category), selectinload(Course.price_policies))
-                ).unique()
-            }
-            if ids
-            else {}
-        )
-        page = [found[i] for i in ids]
-        return {
-            "items": [course_summary(c) for c in page],
-            "total": total,
-            "page": query.page,
-            "per_page": query.per_page,
+def course_page(query: CourseQuery) -> Page[Course]:
+    """The page of online courses the query asks for, each with its category and policies."""
+    counted = _filtered_courses(query, Course.id).subquery()
+    total = db.session.scalar(select(func.count()).select_from(counted))
+    # The page's ids first, from the index alone however far the offset (a deferred join):
+    # then only those rows are read whole.
+    ids = db.session.scalars(
+        _ordered(_filtered_courses(query, Course.id), query.sort)
+        .limit(query.per_page)
+        .offset((query.page - 1) * query.per_page)
+    ).all()
+    found = (
+        {
+            c.id: c
+            for c in db.session.scalars(
+                select(Course)
+                .where(Course.id.in_(ids))
+                .options(joinedload(Course.category), selectinload(Course.price_policies))
+            ).unique()
         }
-
-    key = (current_language(), *(getattr(query, f) for f in query.__dataclass_fields__))
-    return cached_entry("courses", key, build)
-
-
-def list_courses(query: CourseQuery) -> dict[str, Any]:
-    return _courses(query).value
+        if ids
+        else {}
+    )
+    return Page([found[i] for i in ids], total, query.page, query.per_page)
 
 
-def list_courses_json(query: CourseQuery) -> bytes:
-    return _courses(query).json()
-
-
-def _course_content(course_id: int, status: ProductStatus) -> dict[str, Any] | None:
+def find_course(course_id: int, status: ProductStatus) -> Course | None:
     """A course of that status with everything its page shows, or None."""
-    course = db.session.scalar(
+    return db.session.scalar(
         select(Course)
         .where(Course.id == course_id, Course.status == status)
         .options(
@@ -246,158 +132,30 @@ def _course_content(course_id: int, status: ProductStatus) -> dict[str, Any] | N
             selectinload(Course.recommended),
         )
     )
-    if course is None:
-        return None
-    detail = course.detail
-    open_to_try = course.id if course.status == ProductStatus.ONLINE else None
-    return {
-        **course_summary(course),
-        "course_type": course.course_type,
-        "period": course.period,
-        "detail": None
-        if detail is None
-        else {
-            "hours": detail.hours,
-            "slogan": detail.slogan,
-            "video_brief_link": detail.video_brief_link,
-            "why_study": detail.why_study,
-            "what_to_study": detail.what_to_study,
-            "career_improvement": detail.career_improvement,
-            "prerequisite": detail.prerequisite,
-        },
-        "teachers": [teacher_dict(t) for t in course.teachers],
-        "chapters": [
-            {
-                "id": ch.id,
-                "number": ch.number,
-                "name": ch.name,
-                "summary": ch.summary,
-                "sections": [section_dict(s, open_to_try) for s in ch.sections],
-            }
-            for ch in course.chapters
-        ],
-        "faqs": [faq_dict(f) for f in course.faqs],
-        "recommended": [
-            {"id": r.id, "name": r.name, "brief": r.brief, "course_img": r.course_img}
-            for r in course.recommended
-            if r.status == ProductStatus.ONLINE
-        ],
-    }
 
 
-def _course(course_id: int) -> Entry:
-    found = cached_entry(
-        "course",
-        (current_language(), course_id),
-        lambda: _course_content(course_id, ProductStatus.ONLINE),
-    )
-    if found.value is None:
-        raise NotFound(N_("No such course."))
-    return found
+def degree_page(page: int, per_page: int) -> Page[DegreeCourse]:
+    """A page of online degree courses, each with its courses and policies."""
+    visible = select(DegreeCourse).where(DegreeCourse.status == ProductStatus.ONLINE)
+    total = db.session.scalar(select(func.count()).select_from(visible.subquery()))
+    degrees = db.session.scalars(
+        visible.order_by(DegreeCourse.sort_order, DegreeCourse.id)
+        .options(selectinload(DegreeCourse.courses), selectinload(DegreeCourse.price_policies))
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return Page(list(degrees), total, page, per_page)
 
 
-def get_course(course_id: int) -> dict[str, Any]:
-    """The course page's whole content; NotFound for unknown and hidden courses alike."""
-    return _course(course_id).value
-
-
-def get_course_json(course_id: int) -> bytes:
-    return _course(course_id).json()
-
-
-def get_upcoming_course(course_id: int) -> dict[str, Any]:
-    """An upcoming course, for its page to announce (not to sell: it has no price policies
-    here, and offers refuse it); NotFound for any other course. The API keeps to online ones."""
-
-    def build() -> dict[str, Any] | None:
-        content = _course_content(course_id, ProductStatus.UPCOMING)
-        return None if content is None else {**content, "price_policies": []}
-
-    found = cached_entry("upcoming_course", (current_language(), course_id), build)
-    if found.value is None:
-        raise NotFound(N_("No such course."))
-    return found.value
-
-
-def _degree_courses(page: int, per_page: int) -> Entry:
-    def build():
-        visible = select(DegreeCourse).where(DegreeCourse.status == ProductStatus.ONLINE)
-        total = db.session.scalar(select(func.count()).select_from(visible.subquery()))
-        degrees = db.session.scalars(
-            visible.order_by(DegreeCourse.sort_order, DegreeCourse.id)
-            .options(selectinload(DegreeCourse.courses), selectinload(DegreeCourse.price_policies))
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        ).all()
-        return {
-            "items": [degree_summary(d) for d in degrees],
-            "total": total,
-            "page": page,
-            "per_page": per_page,
-        }
-
-    return cached_entry("degrees", (current_language(), page, per_page), build)
-
-
-def list_degree_courses(page: int = 1, per_page: int = 12) -> dict[str, Any]:
-    return _degree_courses(page, per_page).value
-
-
-def list_degree_courses_json(page: int = 1, per_page: int = 12) -> bytes:
-    return _degree_courses(page, per_page).json()
-
-
-def _degree_course(degree_id: int) -> Entry:
-    def build():
-        degree = db.session.scalar(
-            select(DegreeCourse)
-            .where(DegreeCourse.id == degree_id, DegreeCourse.status == ProductStatus.ONLINE)
-            .options(
-                selectinload(DegreeCourse.courses).selectinload(Course.category),
-                selectinload(DegreeCourse.price_policies),
-                selectinload(DegreeCourse.mentors),
-                selectinload(DegreeCourse.faqs),
-            )
+def find_degree_course(degree_id: int) -> DegreeCourse | None:
+    """An online degree course with everything its page shows, or None."""
+    return db.session.scalar(
+        select(DegreeCourse)
+        .where(DegreeCourse.id == degree_id, DegreeCourse.status == ProductStatus.ONLINE)
+        .options(
+            selectinload(DegreeCourse.courses).selectinload(Course.category),
+            selectinload(DegreeCourse.price_policies),
+            selectinload(DegreeCourse.mentors),
+            selectinload(DegreeCourse.faqs),
         )
-        if degree is None:
-            return None
-        return {
-            **degree_summary(degree),
-            "courses": [
-                {
-                    "id": c.id,
-                    "name": c.name,
-                    "brief": c.brief,
-                    "course_img": c.course_img,
-                    "level": c.level,
-                }
-                for c in degree.courses
-                if c.status == ProductStatus.ONLINE
-            ],
-            "scholarship_rules": degree.scholarship_rules,
-            "mentors": [teacher_dict(t) for t in degree.mentors],
-            "faqs": [faq_dict(f) for f in degree.faqs],
-        }
-
-    found = cached_entry("degree", (current_language(), degree_id), build)
-    if found.value is None:
-        raise NotFound(N_("No such degree course."))
-    return found
-
-
-def get_degree_course(degree_id: int) -> dict[str, Any]:
-    return _degree_course(degree_id).value
-
-
-def get_degree_course_json(degree_id: int) -> bytes:
-    return _degree_course(degree_id).json()
-
-
-def homepage() -> dict[str, Any]:
-    """What the homepage shows: nothing personal, the same for every visitor of a language."""
-    return {
-        "categories": list_categories(),
-        "featured": list_courses(CourseQuery(per_page=8))["items"],
-        "newest": list_courses(CourseQuery(sort="newest", per_page=4))["items"],
-        "degree_courses": list_degree_courses(per_page=4)["items"],
-    }
+    )

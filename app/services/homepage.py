@@ -7,6 +7,9 @@ never half of one. The `rebuild_homepage` job (app/jobs.py) calls it; `request_r
 for that job, coalesced, after every commit that changed the catalog (`init_app` subscribes it
 to `catalog_cache.on_catalog_change`), and the worker asks for one when it starts.
 
+It renders the catalog as the pages show it, so it reads it shaped and cached through
+app/schemas/catalog_reads.py (a service that writes a page, it is the one that uses app/schemas).
+
 Nothing personal or per-request may reach a file: it is rendered in a request context of its
 own for "/" (no cookie, no user, no session), and `render_page` refuses to hand out a page
 whose rendering asked for a CSRF token, a CSP nonce, the signed-in user or a session write.
@@ -31,8 +34,9 @@ from flask_babel import force_locale
 from redis.exceptions import LockError
 
 from app.i18n import supported
+from app.schemas import catalog_reads
 from app.security import nonce_was_used
-from app.services import catalog, catalog_cache
+from app.services import catalog_cache
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +98,7 @@ def render_page(language: str) -> str:
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     # Leaving the app context removes its database session (Flask-SQLAlchemy's teardown).
     with app.app_context(), app.test_request_context("/"), force_locale(language):
-        html = render_template(TEMPLATE, **catalog.homepage())
+        html = render_template(TEMPLATE, **catalog_reads.homepage())
         _refuse_anything_per_request()
     return html
 

@@ -206,7 +206,7 @@ def test_an_unexpected_error_is_a_json_500(app, client, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("app.services.catalog.list_categories_json", explode)
+    monkeypatch.setattr("app.schemas.catalog_reads.list_categories_json", explode)
     body = refused(client.get("/api/v1/categories"), 500, "server_error", code=1030)
     assert "boom" not in body["msg"]
 

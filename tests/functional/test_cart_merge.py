@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from app.services.cart import RedisCart, SessionCart, cart_contents, merge_visitor_cart
 from app.services.offers import MAX_LINES
 from tests.factories import CourseFactory, UserFactory
@@ -20,7 +22,10 @@ def test_the_visitors_lines_join_and_win(app):
 
     assert merge_visitor_cart(visitor, student) == 2
     got = cart_contents(student, user.id)
-    assert {(i["item_id"], i["price"]) for i in got["items"]} == {(a.id, "20.00"), (b.id, "99.00")}
+    assert {(line.offer.product.id, line.offer.policy.price) for line in got.lines} == {
+        (a.id, Decimal("20.00")),
+        (b.id, Decimal("99.00")),
+    }
     assert visitor.lines() == {}
 
 

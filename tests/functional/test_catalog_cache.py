@@ -13,6 +13,7 @@ from sqlalchemy import update
 from app.blueprints.api.envelope import JSONData, ok_response
 from app.extensions import db
 from app.models import Course, PricePolicy, Product
+from app.schemas import catalog_reads
 from app.services import catalog, catalog_cache
 from app.services.catalog_cache import EPOCH_KEY, VERSION_KEY, LocalEntries, catalog_version
 from tests.factories import CourseFactory, TeacherFactory
@@ -227,10 +228,10 @@ def test_a_request_reads_the_version_once(app, client, monkeypatch):
 def test_a_change_committed_by_the_request_itself_is_read_at_the_new_version(app):
     course = CourseFactory(name="Before")
     with app.test_request_context("/"):
-        assert catalog.get_course(course.id)["name"] == "Before"
+        assert catalog_reads.get_course(course.id)["name"] == "Before"
         db.session.get(Course, course.id).name = "After"
         db.session.commit()
-        assert catalog.get_course(course.id)["name"] == "After"
+        assert catalog_reads.get_course(course.id)["name"] == "After"
 
 
 def test_the_process_keeps_a_bounded_number_of_entries(app, make_app):
@@ -283,9 +284,9 @@ def test_entries_age_out_like_those_in_redis(monkeypatch):
 def test_the_encoded_answer_is_what_jsonify_writes(app, client):
     course = CourseFactory(name="课程 “quoted”", policies=[(30, "99.00"), (0, "199.00")])
     for url, read in [
-        (f"/api/v1/courses/{course.id}", lambda: catalog.get_course(course.id)),
-        ("/api/v1/courses?lang=en", lambda: catalog.list_courses(catalog.CourseQuery())),
-        ("/api/v1/categories", catalog.list_categories),
+        (f"/api/v1/courses/{course.id}", lambda: catalog_reads.get_course(course.id)),
+        ("/api/v1/courses?lang=en", lambda: catalog_reads.list_courses(catalog.CourseQuery())),
+        ("/api/v1/categories", catalog_reads.list_categories),
     ]:
         for _ in range(2):  # as built, then as kept
             answer = client.get(url)

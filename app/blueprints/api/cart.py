@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from app.blueprints.api import api
 from app.blueprints.api.auth import current_api_user
-from app.schemas.buying import CartLineIn, CartLineOut, CartOut, CartPolicyIn, ItemType
+from app.schemas.buying import (
+    CartLineIn,
+    CartLineOut,
+    CartOut,
+    CartPolicyIn,
+    ItemType,
+    cart_dict,
+    cart_line_dict,
+)
 from app.services import cart
 from app.services.errors import NotFound
 from app.services.offers import ITEM_TYPES, LineRef
@@ -24,7 +32,7 @@ def _item_type(value: str) -> ItemType:
 
 @api.route("/cart", summary="The cart, with fresh prices", tags=TAGS, response=CartOut, auth=True)
 def get_cart():
-    return cart.cart_contents(_store(), current_api_user().id)
+    return cart_dict(cart.cart_contents(_store(), current_api_user().id))
 
 
 @api.route(
@@ -39,7 +47,7 @@ def get_cart():
     errors=(404, 409),
 )
 def add_to_cart(body: CartLineIn):
-    return cart.add_line(_store(), current_api_user().id, body.ref())
+    return cart_line_dict(cart.add_line(_store(), current_api_user().id, body.ref()))
 
 
 @api.route(
@@ -54,7 +62,7 @@ def add_to_cart(body: CartLineIn):
 )
 def change_cart_policy(item_type: str, item_id: int, body: CartPolicyIn):
     ref = LineRef(_item_type(item_type), item_id, body.price_policy_id)
-    return cart.change_policy(_store(), current_api_user().id, ref)
+    return cart_line_dict(cart.change_policy(_store(), current_api_user().id, ref))
 
 
 @api.route(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.blueprints.api import api
 from app.blueprints.api.envelope import JSONData
+from app.schemas import catalog_reads
 from app.schemas.catalog import (
     CategoryOut,
     CourseListQuery,
@@ -13,14 +14,13 @@ from app.schemas.catalog import (
     DegreePageOut,
     PageQuery,
 )
-from app.services import catalog
 
 TAGS = ["catalog"]
 
 
 @api.route("/categories", summary="Course categories", tags=TAGS, response=list[CategoryOut])
 def list_categories():
-    return JSONData(catalog.list_categories_json())
+    return JSONData(catalog_reads.list_categories_json())
 
 
 @api.route(
@@ -31,7 +31,7 @@ def list_categories():
     response=CoursePageOut,
 )
 def list_courses(query: CourseListQuery):
-    return JSONData(catalog.list_courses_json(query.to_query()))
+    return JSONData(catalog_reads.list_courses_json(query.to_query()))
 
 
 @api.route(
@@ -42,7 +42,7 @@ def list_courses(query: CourseListQuery):
     errors=(404,),
 )
 def get_course(course_id: int):
-    return JSONData(catalog.get_course_json(course_id))
+    return JSONData(catalog_reads.get_course_json(course_id))
 
 
 @api.route(
@@ -53,7 +53,7 @@ def get_course(course_id: int):
     response=DegreePageOut,
 )
 def list_degree_courses(query: PageQuery):
-    return JSONData(catalog.list_degree_courses_json(query.page, query.per_page))
+    return JSONData(catalog_reads.list_degree_courses_json(query.page, query.per_page))
 
 
 @api.route(
@@ -64,4 +64,4 @@ def list_degree_courses(query: PageQuery):
     errors=(404,),
 )
 def get_degree_course(degree_id: int):
-    return JSONData(catalog.get_degree_course_json(degree_id))
+    return JSONData(catalog_reads.get_degree_course_json(degree_id))

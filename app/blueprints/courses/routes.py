@@ -30,6 +30,7 @@ from markupsafe import Markup
 
 from app.blueprints.courses import bp
 from app.i18n import current_language
+from app.schemas import catalog_reads
 from app.schemas.base import parse_input
 from app.schemas.catalog import CourseListQuery
 from app.security import NONCE_KEY, page_csrf_token
@@ -62,8 +63,8 @@ def list_courses():
             "courses/_list.html",
             language,
             query=query,
-            page=catalog.list_courses(query),
-            categories=catalog.list_categories(),
+            page=catalog_reads.list_courses(query),
+            categories=catalog_reads.list_categories(),
             levels=catalog.LEVELS,
             sorts=catalog.SORTS,
         ),
@@ -76,10 +77,10 @@ def list_courses():
 @bp.get("/courses/<int:course_id>")
 def course_detail(course_id: int):
     try:
-        course, upcoming = catalog.get_course(course_id), False
+        course, upcoming = catalog_reads.get_course(course_id), False
     except NotFound:
         # Announced, not sold: its page says it is coming and offers nothing to buy.
-        course, upcoming = catalog.get_upcoming_course(course_id), True
+        course, upcoming = catalog_reads.get_upcoming_course(course_id), True
     language = current_language()
     around_buy = cached_fragment(
         "course",
@@ -102,7 +103,7 @@ def course_detail(course_id: int):
 
 @bp.get("/degree-courses/<int:degree_id>")
 def degree_detail(degree_id: int):
-    context = {"degree": catalog.get_degree_course(degree_id)}
+    context = {"degree": catalog_reads.get_degree_course(degree_id)}
     if _without_session():
         return _visitor_page("degree", current_language(), "courses/degree.html", context)
     return render_template("courses/degree.html", csrf_token=page_csrf_token, **context)

@@ -26,6 +26,7 @@ from app.ids import parse_id
 from app.models import ItemType, Order, OrderStatus
 from app.models.types import utcnow
 from app.money import money_label
+from app.schemas import buying
 from app.services import cart, orders, refunds, settlement
 from app.services.errors import N_, DomainError, InvalidInput, NotFound
 from app.services.offers import ITEM_TYPES, LineRef
@@ -105,7 +106,7 @@ def _next_after_order(order: Order) -> str:
 @bp.get("/cart")
 def view_cart():
     contents = cart.cart_contents(_store(), _user_id())
-    return render_template("shop/cart.html", cart=contents)
+    return render_template("shop/cart.html", cart=buying.cart_dict(contents))
 
 
 @bp.post("/cart/add")
@@ -117,13 +118,13 @@ def add_to_cart():
         if request.form.get("buy_now") and current_user.is_authenticated:
             settlement.start_settlement(current_user.id, [ref], utcnow())
             return redirect(url_for(".view_settlement"))
-        line = cart.add_line(_store(), _user_id(), ref)
+        offer = cart.add_line(_store(), _user_id(), ref)
     except DomainError as exc:
         return _refused(exc, back)
     if request.form.get("buy_now"):  # a visitor: the line waits in the cart until they sign in
         flash(_("Please sign in to buy; your choice is in your cart."), "info")
         return redirect(_login_url(url_for(".view_cart")))
-    flash(_("Added to your cart: %(name)s.", name=line["name"]), "success")
+    flash(_("Added to your cart: %(name)s.", name=offer.product.name), "success")
     return redirect(url_for(".view_cart"))
 
 
