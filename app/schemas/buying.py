@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.models import Order, OrderStatus
 from app.money import amount_text
 from app.schemas.base import Out, Schema
 from app.schemas.catalog import MoneyStr, PricePolicyOut, policy_dict
@@ -246,4 +247,36 @@ def cart_dict(contents: CartContents) -> dict[str, Any]:
         "items": [cart_line_dict(line.offer, line.retired) for line in contents.lines],
         "total_price": amount_text(contents.total),
         "count": len(contents.lines),
+    }
+
+
+def order_dict(order: Order, pay_url: str | None) -> dict[str, Any]:
+    """An order (`OrderOut`); `pay_url` shows only while something is to be paid."""
+    return {
+        "order_no": order.order_no,
+        "status": order.status,
+        "payment_method": order.payment_method,
+        "original_amount": amount_text(order.original_amount),
+        "discount": amount_text(order.discount_amount),
+        "amount": amount_text(order.actual_amount),
+        "created_at": order.created_at.isoformat(),
+        "paid_at": order.paid_at.isoformat() if order.paid_at else None,
+        "expires_at": order.expires_at.isoformat(),
+        "lines": [
+            {
+                "item_type": line.item_type,
+                "item_id": line.product_id,
+                "name": line.product_name,
+                "price_policy_id": line.price_policy_id,
+                "valid_period": line.valid_period,
+                "price": amount_text(line.original_price),
+                "paid": amount_text(line.amount_paid),
+            }
+            for line in order.lines
+        ],
+        "pay_url": pay_url if order.status == OrderStatus.PENDING and order.actual_amount else None,
+        "refund_reason": order.refund_reason,
+        # Staff's reason for refusing the last refund request (the order is paid again); not in
+        # the contract's list, documented in docs/api.md.
+        "refund_rejection": order.refund_rejection,
     }

@@ -33,6 +33,7 @@ from app.services import pricing
 from app.services.enrollment import refresh_enrollments
 from app.services.errors import N_, Conflict, InvalidInput, NotFound
 from app.services.offers import LineRef, Offer, check_offers
+from app.services.paging import Page
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 # What an Idempotency-Key may be: 1-64 printable ASCII characters (the column holds 64).
@@ -429,7 +430,8 @@ def request_refund(user_id: int, order_no: str, reason: str, now: datetime) -> O
     return order
 
 
-def list_orders(user_id: int, page: int, per_page: int, now: datetime) -> dict[str, Any]:
+def list_orders(user_id: int, page: int, per_page: int, now: datetime) -> Page[Order]:
+    """A page of the student's orders, newest first; pending ones past their time expire."""
     mine = select(Order).where(Order.user_id == user_id)
     total = db.session.scalar(select(func.count()).select_from(mine.subquery()))
     orders = db.session.scalars(
@@ -438,40 +440,4 @@ def list_orders(user_id: int, page: int, per_page: int, now: datetime) -> dict[s
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    return {
-        "orders": [expire_if_overdue(order, now) for order in orders],
-        "total": total,
-        "page": page,
-        "per_page": per_page,
-    }
-
-
-def order_dict(order: Order, pay_url: str | None) -> dict[str, Any]:
-    return {
-        "order_no": order.order_no,
-        "status": order.status,
-        "payment_method": order.payment_method,
-        "original_amount": amount_text(order.original_amount),
-        "discount": amount_text(order.discount_amount),
-        "amount": amount_text(order.actual_amount),
-        "created_at": order.created_at.isoformat(),
-        "paid_at": order.paid_at.isoformat() if order.paid_at else None,
-        "expires_at": order.expires_at.isoformat(),
-        "lines": [
-            {
-                "item_type": line.item_type,
-                "item_id": line.product_id,
-                "name": line.product_name,
-                "price_policy_id": line.price_policy_id,
-                "valid_period": line.valid_period,
-                "price": amount_text(line.original_price),
-                "paid": amount_text(line.amount_paid),
-            }
-            for line in order.lines
-        ],
-        "pay_url": pay_url if order.status == OrderStatus.PENDING and order.actual_amount else None,
-        "refund_reason": order.refund_reason,
-        # Staff's reason for refusing the last request (the order is paid again); not in the
-        # contract's list, documented in docs/api.md.
-        "refund_rejection": order.refund_rejection,
-    }
+    return Page([expire_if_overdue(order, now) for order in orders], total, page, per_page)

@@ -13,7 +13,15 @@ from app.blueprints.api.auth import current_api_user
 from app.blueprints.api.envelope import ok_response
 from app.models import OrderStatus
 from app.models.types import utcnow
-from app.schemas.buying import EnrollmentOut, OrderIn, OrderOut, OrderPageOut, RefundIn
+from app.schemas.base import page_dict
+from app.schemas.buying import (
+    EnrollmentOut,
+    OrderIn,
+    OrderOut,
+    OrderPageOut,
+    RefundIn,
+    order_dict,
+)
 from app.schemas.catalog import PageQuery
 from app.services import cart, enrollment, orders, refunds
 from app.services.errors import InvalidInput
@@ -32,7 +40,7 @@ def _idempotency_key() -> str | None:
 
 
 def order_out(order) -> dict:
-    return orders.order_dict(order, pay_url_for(current_app, order, request.host_url))
+    return order_dict(order, pay_url_for(current_app, order, request.host_url))
 
 
 @api.route(
@@ -88,8 +96,9 @@ def list_orders(query: PageQuery):
     user_id = current_api_user().id
 
     def work() -> dict:  # pending orders past their time are expired on the way
-        page = orders.list_orders(user_id, query.page, query.per_page, utcnow())
-        return {"items": [order_out(order) for order in page.pop("orders")], **page}
+        return page_dict(
+            orders.list_orders(user_id, query.page, query.per_page, utcnow()), order_out
+        )
 
     return unit_of_work.run(work)
 

@@ -394,11 +394,11 @@ def list_orders():
     def work() -> str:  # pending orders past their time are expired on the way
         shown = page
         found = orders.list_orders(current_user.id, shown, ORDERS_PER_PAGE, utcnow())
-        pages = max((found["total"] + ORDERS_PER_PAGE - 1) // ORDERS_PER_PAGE, 1)
+        pages = max((found.total + ORDERS_PER_PAGE - 1) // ORDERS_PER_PAGE, 1)
         if shown > pages:
             shown = pages
             found = orders.list_orders(current_user.id, shown, ORDERS_PER_PAGE, utcnow())
-        return render_template("shop/orders.html", orders=found["orders"], page=shown, pages=pages)
+        return render_template("shop/orders.html", orders=found.items, page=shown, pages=pages)
 
     return unit_of_work.run(work)
 
