@@ -3,6 +3,7 @@ settlements, quotes, orders and enrollments are shaped, for the API and the page
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -15,12 +16,15 @@ from pydantic import (
     model_validator,
 )
 
-from app.models import Order, OrderStatus
+from app.models import Coupon, CouponRecord, Order, OrderStatus
+from app.models.types import utcnow
 from app.money import amount_text
 from app.schemas.base import Out, Schema
 from app.schemas.catalog import MoneyStr, PricePolicyOut, policy_dict
 from app.services.cart import CartContents
 from app.services.offers import MAX_LINES, LineRef, Offer
+from app.services.orders import PricedOrder
+from app.services.settlement import Settlement
 
 
 def _integral(value: object) -> object:
@@ -279,4 +283,77 @@ def order_dict(order: Order, pay_url: str | None) -> dict[str, Any]:
         # Staff's reason for refusing the last refund request (the order is paid again); not in
         # the contract's list, documented in docs/api.md.
         "refund_rejection": order.refund_rejection,
+    }
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def coupon_dict(coupon: Coupon) -> dict[str, Any]:
+    product = coupon.product
+    return {
+        "id": coupon.id,
+        "name": coupon.name,
+        "kind": coupon.kind,
+        "value": None if coupon.value is None else amount_text(coupon.value),
+        "off_percent": coupon.off_percent,
+        "minimum_consume": amount_text(coupon.minimum_consume),
+        "product": None
+        if product is None
+        else {"item_type": product.item_type, "item_id": product.id, "name": product.name},
+    }
+
+
+def record_dict(record: CouponRecord, now: datetime | None = None) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "code": record.code,
+        "status": str(record.status_at(now or utcnow())),
+        "coupon": coupon_dict(record.coupon),
+        "valid_from": iso(record.valid_from),
+        "valid_until": iso(record.valid_until),
+        "order_no": record.order.order_no if record.order is not None else None,
+    }
+
+
+def settlement_dict(settlement: Settlement, now: datetime) -> dict[str, Any]:
+    """A settlement as the student is shown it (`SettlementOut`), and as it is kept."""
+    return {
+        "items": [
+            {
+                "item_type": line.offer.item_type,
+                "item_id": line.offer.product.id,
+                "name": line.offer.product.name,
+                "price_policy_id": line.offer.policy.id,
+                "valid_period": line.offer.policy.valid_period,
+                "price": amount_text(line.offer.policy.price),
+                "coupons": [record_dict(r, now) for r in line.coupons],
+            }
+            for line in settlement.lines
+        ],
+        "global_coupons": [record_dict(r, now) for r in settlement.global_coupons],
+        "total_price": amount_text(settlement.total),
+    }
+
+
+def quote_dict(priced: PricedOrder) -> dict[str, Any]:
+    """The lines priced with the chosen coupons (`QuoteOut`)."""
+    return {
+        "items": [
+            {
+                "item_type": offer.item_type,
+                "item_id": offer.product.id,
+                "price": amount_text(line.price),
+                "coupon_record_id": record.id if record else None,
+                "discount": amount_text(line.coupon_discount),
+                "subtotal": amount_text(line.subtotal),
+            }
+            for offer, record, line in zip(
+                priced.offers, priced.line_records, priced.quote.lines, strict=True
+            )
+        ],
+        "global_coupon_record_id": priced.global_record.id if priced.global_record else None,
+        "global_discount": amount_text(priced.quote.global_discount),
+        "amount": amount_text(priced.quote.amount),
     }

@@ -1,21 +1,26 @@
 """Schemas of the coupon centre: the status filter and what claiming and listing answer, and
-the one place coupons and records are shaped, for the API and the pages alike."""
+the coupon centre's shapes, for the API and the pages alike (a coupon's and a record's own
+shapes are in app/schemas/buying.py, which settlement shares)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from app.models import Coupon, CouponRecord
-from app.models.types import utcnow
-from app.money import amount_text
+from app.models import Coupon
 from app.schemas.base import Schema
 
 # The coupon and record shapes are shared with settlement, which declared them first: one
-# definition, so that the OpenAPI document names each shape once.
-from app.schemas.buying import CouponOut, CouponProductOut, CouponRecordOut
+# definition, so that the OpenAPI document names each shape once (and one way to make them).
+from app.schemas.buying import (
+    CouponOut,
+    CouponProductOut,
+    CouponRecordOut,
+    coupon_dict,
+    iso,
+    record_dict,
+)
 from app.services.coupons import remaining
 
 StatusName = Literal["unused", "reserved", "used", "expired"]
@@ -36,37 +41,6 @@ class AvailableCouponOut(CouponOut):
 
 
 # --- shapes -----------------------------------------------------------------------------------
-
-
-def iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat()
-
-
-def coupon_dict(coupon: Coupon) -> dict[str, Any]:
-    product = coupon.product
-    return {
-        "id": coupon.id,
-        "name": coupon.name,
-        "kind": coupon.kind,
-        "value": None if coupon.value is None else amount_text(coupon.value),
-        "off_percent": coupon.off_percent,
-        "minimum_consume": amount_text(coupon.minimum_consume),
-        "product": None
-        if product is None
-        else {"item_type": product.item_type, "item_id": product.id, "name": product.name},
-    }
-
-
-def record_dict(record: CouponRecord, now: datetime | None = None) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "code": record.code,
-        "status": str(record.status_at(now or utcnow())),
-        "coupon": coupon_dict(record.coupon),
-        "valid_from": iso(record.valid_from),
-        "valid_until": iso(record.valid_until),
-        "order_no": record.order.order_no if record.order is not None else None,
-    }
 
 
 def coupon_card(coupon: Coupon) -> dict[str, Any]:
@@ -94,4 +68,8 @@ __all__ = [
     "CouponRecordOut",
     "MineQuery",
     "StatusName",
+    "available_dict",
+    "coupon_card",
+    "coupon_dict",
+    "record_dict",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,13 +16,11 @@ from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models import Coupon, CouponRecord
-from app.money import amount_text
-from app.schemas.coupons import record_dict
 from app.services import pricing
 from app.services.cart import RedisCart, parse_key
 from app.services.errors import N_, InvalidInput, NotFound
-from app.services.offers import LineRef, check_offers
-from app.services.orders import OrderLineIn, price_order, terms_of
+from app.services.offers import LineRef, Offer, check_offers
+from app.services.orders import OrderLineIn, PricedOrder, price_order, terms_of
 
 SETTLEMENT_LIFETIME = timedelta(minutes=30)
 
@@ -59,46 +58,54 @@ def usable_records(user_id: int, now: datetime) -> list[CouponRecord]:
     )
 
 
-def start_settlement(user_id: int, refs: Sequence[LineRef], now: datetime) -> dict[str, Any]:
-    """Check the lines, find the coupons usable on each, and keep it all for 30 minutes."""
+@dataclass(frozen=True)
+class SettlementLine:
+    """A checked line and the student's coupons usable on it."""
+
+    offer: Offer
+    coupons: list[CouponRecord]
+
+
+@dataclass(frozen=True)
+class Settlement:
+    lines: list[SettlementLine]
+    # Site-wide coupons whose threshold the lines reach before any course coupon; the quote
+    # checks the threshold again against what is left after the course coupons.
+    global_coupons: list[CouponRecord]
+    total: Decimal
+
+
+def start_settlement(user_id: int, refs: Sequence[LineRef], now: datetime) -> Settlement:
+    """Check the lines and find the coupons usable on each. The view keeps what it shows of it
+    (`keep`) for the 30 minutes the student has to pay."""
     offers = check_offers(user_id, refs)
     records = usable_records(user_id, now)
     total = sum((offer.policy.price for offer in offers), Decimal("0.00"))
-    items = []
-    for offer in offers:
-        price = offer.policy.price
-        items.append(
-            {
-                "item_type": offer.item_type,
-                "item_id": offer.product.id,
-                "name": offer.product.name,
-                "price_policy_id": offer.policy.id,
-                "valid_period": offer.policy.valid_period,
-                "price": amount_text(price),
-                "coupons": [
-                    record_dict(r, now)
-                    for r in records
-                    if r.coupon.product_id == offer.product.id and terms_of(r).applies_to(price)
-                ],
-            }
+    lines = [
+        SettlementLine(
+            offer,
+            [
+                r
+                for r in records
+                if r.coupon.product_id == offer.product.id
+                and terms_of(r).applies_to(offer.policy.price)
+            ],
         )
-    settlement = {
-        "items": items,
-        # Site-wide coupons whose threshold the lines reach before any course coupon; the
-        # quote checks the threshold again against what is left after the course coupons.
-        "global_coupons": [
-            record_dict(r, now)
-            for r in records
-            if r.coupon.product_id is None and terms_of(r).applies_to(total)
-        ],
-        "total_price": amount_text(total),
-    }
+        for offer in offers
+    ]
+    site = [r for r in records if r.coupon.product_id is None and terms_of(r).applies_to(total)]
+    return Settlement(lines, site, total)
+
+
+def keep(user_id: int, shown: dict[str, Any]) -> None:
+    """Keep the settlement as the student was shown it (app/schemas/buying.settlement_dict) for
+    30 minutes: what `GET /settlement`, the page, the quote and the order read back."""
     client = current_app.extensions["redis_store"].client
-    client.set(_key(user_id), json.dumps(settlement), ex=int(SETTLEMENT_LIFETIME.total_seconds()))
-    return settlement
+    client.set(_key(user_id), json.dumps(shown), ex=int(SETTLEMENT_LIFETIME.total_seconds()))
 
 
 def current_settlement(user_id: int) -> dict[str, Any]:
+    """The settlement kept last (`keep`); NotFound once its 30 minutes are over."""
     stored = current_app.extensions["redis_store"].client.get(_key(user_id))
     if stored is None:
         raise NotFound(N_("There is no settlement in progress (it lasts 30 minutes)."))
@@ -107,27 +114,9 @@ def current_settlement(user_id: int) -> dict[str, Any]:
 
 def quote_settlement(
     user_id: int, lines: Sequence[OrderLineIn], global_record_id: int | None, now: datetime
-) -> dict[str, Any]:
+) -> PricedOrder:
     """Price the lines with the chosen coupons exactly as an order would be priced."""
-    priced = price_order(user_id, lines, global_record_id, now)
-    return {
-        "items": [
-            {
-                "item_type": offer.item_type,
-                "item_id": offer.product.id,
-                "price": amount_text(line.price),
-                "coupon_record_id": record.id if record else None,
-                "discount": amount_text(line.coupon_discount),
-                "subtotal": amount_text(line.subtotal),
-            }
-            for offer, record, line in zip(
-                priced.offers, priced.line_records, priced.quote.lines, strict=True
-            )
-        ],
-        "global_coupon_record_id": priced.global_record.id if priced.global_record else None,
-        "global_discount": amount_text(priced.quote.global_discount),
-        "amount": amount_text(priced.quote.amount),
-    }
+    return price_order(user_id, lines, global_record_id, now)
 
 
 def best_coupons(

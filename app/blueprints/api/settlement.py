@@ -5,7 +5,14 @@ from __future__ import annotations
 from app.blueprints.api import api
 from app.blueprints.api.auth import current_api_user
 from app.models.types import utcnow
-from app.schemas.buying import QuoteIn, QuoteOut, SettlementIn, SettlementOut
+from app.schemas.buying import (
+    QuoteIn,
+    QuoteOut,
+    SettlementIn,
+    SettlementOut,
+    quote_dict,
+    settlement_dict,
+)
 from app.services import settlement
 from app.services.orders import OrderLineIn
 
@@ -29,7 +36,10 @@ def start_settlement(body: SettlementIn):
         if body.from_cart
         else [line.ref() for line in body.items or []]
     )
-    return settlement.start_settlement(user.id, refs, utcnow())
+    now = utcnow()
+    shown = settlement_dict(settlement.start_settlement(user.id, refs, now), now)
+    settlement.keep(user.id, shown)
+    return shown
 
 
 @api.route(
@@ -56,6 +66,7 @@ def get_settlement():
 )
 def quote(body: QuoteIn):
     lines = [OrderLineIn(line.ref(), line.coupon_record_id) for line in body.items]
-    return settlement.quote_settlement(
+    priced = settlement.quote_settlement(
         current_api_user().id, lines, body.global_coupon_record_id, utcnow()
     )
+    return quote_dict(priced)

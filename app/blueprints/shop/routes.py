@@ -116,7 +116,7 @@ def add_to_cart():
     try:
         ref = _line_from_form()
         if request.form.get("buy_now") and current_user.is_authenticated:
-            settlement.start_settlement(current_user.id, [ref], utcnow())
+            _start_settlement([ref])
             return redirect(url_for(".view_settlement"))
         offer = cart.add_line(_store(), _user_id(), ref)
     except DomainError as exc:
@@ -158,6 +158,13 @@ def remove_from_cart(item_type: str, item_id: int):
 # --- settlement ---------------------------------------------------------------------------------
 
 
+def _start_settlement(refs: list[LineRef]) -> None:
+    """Start the student's settlement of these lines and keep it as the page shows it."""
+    now = utcnow()
+    shown = buying.settlement_dict(settlement.start_settlement(current_user.id, refs, now), now)
+    settlement.keep(current_user.id, shown)
+
+
 @bp.post("/settlement")
 def start_settlement():
     if not current_user.is_authenticated:
@@ -169,7 +176,7 @@ def start_settlement():
             refs = settlement.cart_lines(current_user.id)
         else:
             refs = [_line_from_form()]
-        settlement.start_settlement(current_user.id, refs, utcnow())
+        _start_settlement(refs)
     except DomainError as exc:
         return _refused(exc, url_for(".view_cart"))
     return redirect(url_for(".view_settlement"))
@@ -182,9 +189,7 @@ def settle_cart():
     comes back with a GET). It only prepares the student's own settlement from their own cart,
     as the cart's button does."""
     try:
-        settlement.start_settlement(
-            current_user.id, settlement.cart_lines(current_user.id), utcnow()
-        )
+        _start_settlement(settlement.cart_lines(current_user.id))
     except DomainError as exc:
         return _refused(exc, url_for(".view_cart"))
     return redirect(url_for(".view_settlement"))
@@ -241,8 +246,10 @@ def _coupon_names(settle: dict, chosen: dict[str, int | None], global_choice: in
 def _settlement_page(
     settle: dict, chosen: dict[str, int | None], global_choice: int | None, picked: bool = False
 ):
-    quote = settlement.quote_settlement(
-        current_user.id, _order_lines(settle, chosen), global_choice, utcnow()
+    quote = buying.quote_dict(
+        settlement.quote_settlement(
+            current_user.id, _order_lines(settle, chosen), global_choice, utcnow()
+        )
     )
     methods = available_methods(current_app)
     quoted_lines = {f"{q['item_type']}:{q['item_id']}": q for q in quote["items"]}
