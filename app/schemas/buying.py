@@ -22,6 +22,7 @@ from app.money import amount_text
 from app.schemas.base import Out, Schema
 from app.schemas.catalog import MoneyStr, PricePolicyOut, policy_dict
 from app.services.cart import CartContents
+from app.services.enrollment import Holding
 from app.services.offers import MAX_LINES, LineRef, Offer
 from app.services.orders import PricedOrder
 from app.services.settlement import Settlement
@@ -356,4 +357,32 @@ def quote_dict(priced: PricedOrder) -> dict[str, Any]:
         "global_coupon_record_id": priced.global_record.id if priced.global_record else None,
         "global_discount": amount_text(priced.quote.global_discount),
         "amount": amount_text(priced.quote.amount),
+    }
+
+
+def enrollment_dict(holding: Holding, now: datetime) -> dict[str, Any]:
+    """What a student may study, and until when (`EnrollmentOut`)."""
+    enrollment, product, progress = holding.enrollment, holding.product, holding.progress
+    return {
+        "item_type": product.item_type,
+        "item_id": product.id,
+        "name": product.name,
+        "valid_from": enrollment.valid_from.isoformat(),
+        "valid_until": enrollment.valid_until.isoformat() if enrollment.valid_until else None,
+        "active": enrollment.active_at(now),
+        "status": enrollment.status_at(now),
+        "progress": progress.percent if progress else None,
+        "resume_section_id": progress.resume_section_id if progress else None,
+    }
+
+
+def enrollment_card(holding: Holding, now: datetime) -> dict[str, Any]:
+    """What the student's courses page shows of an enrollment: the API's shape, the cover, the
+    end as a moment and the first section."""
+    progress = holding.progress
+    return {
+        **enrollment_dict(holding, now),
+        "course_img": holding.product.course_img,
+        "ends_at": holding.enrollment.valid_until,
+        "first_section_id": progress.first_section_id if progress else None,
     }

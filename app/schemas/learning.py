@@ -1,12 +1,14 @@
-"""Studying: media links and progress."""
+"""Studying: media links and progress; and the one place they are shaped, for the API and the
+lesson page alike."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, StrictBool
 
 from app.schemas.base import Out, Schema
+from app.services.learning import CourseProgress, MediaLink, SectionPosition
 
 
 class MediaOut(Out):
@@ -34,3 +36,30 @@ class CourseProgressOut(Out):
     total_sections: int
     resume_section_id: int | None
     sections: list[SectionProgressOut]
+
+
+# --- shapes -----------------------------------------------------------------------------------
+
+
+def media_dict(link: MediaLink, url: str) -> dict[str, Any]:
+    """A signed media link (`MediaOut`), at `url` (the view makes it from `link.token`)."""
+    return {
+        "url": url,
+        "expires_at": link.expires_at.isoformat(),
+        "content_type": link.content_type,
+        "duration_s": link.duration_s,
+    }
+
+
+def section_progress_dict(position: SectionPosition) -> dict[str, Any]:
+    return {"id": position.id, "position_s": position.position_s, "completed": position.completed}
+
+
+def course_progress_dict(progress: CourseProgress) -> dict[str, Any]:
+    return {
+        "percent": progress.percent,
+        "completed_sections": progress.completed_sections,
+        "total_sections": progress.total_sections,
+        "resume_section_id": progress.resume_section_id,
+        "sections": [section_progress_dict(s) for s in progress.sections],
+    }

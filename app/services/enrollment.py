@@ -48,7 +48,7 @@ from app.models import (
 )
 from app.models.catalog import degree_course_courses
 from app.services.errors import N_, Conflict, InvalidInput, NotFound
-from app.services.learning import courses_progress, forget_access_after_commit
+from app.services.learning import CourseProgress, courses_progress, forget_access_after_commit
 
 # Orders whose lines still pay for their enrollments.
 KEPT = (OrderStatus.PAID, OrderStatus.REFUND_REQUESTED)
@@ -283,10 +283,18 @@ def revoke_grant(grant_id: int, *, revoked_by_id: int, reason: str, now: datetim
 # --- reading ------------------------------------------------------------------------------------
 
 
-def my_enrollments(user_id: int, now: datetime, *, for_page: bool = False) -> list[dict]:
-    """The student's enrollments, most recently changed first, each with its status and, for
-    a course, the progress made and where to resume (one query for all their courses).
-    `for_page` adds what the page shows besides: the cover and the first section."""
+@dataclass(frozen=True)
+class Holding:
+    """An enrollment with its product and, for a course, the student's progress in it."""
+
+    enrollment: Enrollment
+    product: Product
+    progress: CourseProgress | None = None
+
+
+def my_enrollments(user_id: int) -> list[Holding]:
+    """The student's enrollments, most recently changed first, each with its product and, for
+    a course, the progress made (one query for all their courses)."""
     kinds = with_polymorphic(Product, [Course, DegreeCourse])
     rows = db.session.execute(
         select(Enrollment, kinds)
@@ -296,32 +304,7 @@ def my_enrollments(user_id: int, now: datetime, *, for_page: bool = False) -> li
     ).all()
     courses = [product.id for _, product in rows if isinstance(product, Course)]
     progress = courses_progress(user_id, courses)
-    shown = []
-    for enrollment, product in rows:
-        item = enrollment_dict(enrollment, product, now, progress.get(product.id))
-        if for_page:
-            item["course_img"] = product.course_img
-            item["ends_at"] = enrollment.valid_until
-            sections = progress[product.id]["sections"] if product.id in progress else []
-            item["first_section_id"] = sections[0]["id"] if sections else None
-        shown.append(item)
-    return shown
-
-
-def enrollment_dict(
-    enrollment: Enrollment, product: Product, now: datetime, progress: dict | None = None
-) -> dict:
-    return {
-        "item_type": product.item_type,
-        "item_id": product.id,
-        "name": product.name,
-        "valid_from": enrollment.valid_from.isoformat(),
-        "valid_until": enrollment.valid_until.isoformat() if enrollment.valid_until else None,
-        "active": enrollment.active_at(now),
-        "status": enrollment.status_at(now),
-        "progress": progress["percent"] if progress else None,
-        "resume_section_id": progress["resume_section_id"] if progress else None,
-    }
+    return [Holding(enrollment, product, progress.get(product.id)) for enrollment, product in rows]
 
 
 def active_enrollment(user_id: int | None, product_id: int, now: datetime) -> Enrollment | None:

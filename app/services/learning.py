@@ -109,12 +109,11 @@ def study_summary(user_id: int, course_id: int, now: datetime) -> dict | None:
     if enrollment is None:
         return None
     progress = course_progress(user_id, course_id)
-    first = progress["sections"][0]["id"] if progress["sections"] else None
     return {
         "status": enrollment.status_at(now),
         "valid_until": enrollment.valid_until,
-        "percent": progress["percent"],
-        "section_id": progress["resume_section_id"] or first,
+        "percent": progress.percent,
+        "section_id": progress.resume_section_id or progress.first_section_id,
     }
 
 
@@ -270,6 +269,31 @@ def forget_access_after_commit(pairs: list[tuple[int, int]]) -> None:
 # --- progress ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SectionPosition:
+    """Where a student is in a section (the `SectionProgress` row, or its absence)."""
+
+    id: int  # the section's
+    position_s: int
+    completed: bool
+
+
+@dataclass(frozen=True)
+class CourseProgress:
+    """A student's progress in a course: percent (whole) of the sections completed, where to
+    resume (None when nothing started) and each section's progress, in the course's order."""
+
+    percent: int
+    completed_sections: int
+    total_sections: int
+    resume_section_id: int | None
+    sections: list[SectionPosition]
+
+    @property
+    def first_section_id(self) -> int | None:
+        return self.sections[0].id if self.sections else None
+
+
 def _upsert(user_id: int, section_id: int, position: int, completed: bool, now: datetime):
     table = SectionProgress.__table__
     values = {
@@ -310,7 +334,7 @@ def report_progress(
     position_s: float,
     completed: bool,
     now: datetime,
-) -> dict:
+) -> SectionPosition:
     """Note where the student is: the position clamped to the section's duration; completed
     once `completed` is sent or 90% is reached, and never uncompleted. One upsert statement."""
     if position_s is None or position_s < 0 or position_s != position_s:  # NaN too
@@ -326,7 +350,7 @@ def report_progress(
             SectionProgress.user_id == user_id, SectionProgress.section_id == section.id
         )
     )
-    return {"id": section.id, "position_s": position, "completed": bool(stored)}
+    return SectionPosition(section.id, position, bool(stored))
 
 
 def _rows(user_id: int, course_ids: list[int]):
@@ -350,38 +374,38 @@ def _rows(user_id: int, course_ids: list[int]):
     ).all()
 
 
-def _summary(rows) -> dict:
+def _summary(rows) -> CourseProgress:
     sections = [
-        {"id": section_id, "position_s": int(position), "completed": bool(done)}
+        SectionPosition(section_id, int(position), bool(done))
         for _course, section_id, position, done, _updated in rows
     ]
     total = len(sections)
-    completed = sum(s["completed"] for s in sections)
+    completed = sum(s.completed for s in sections)
     started = [(r[4], i) for i, r in enumerate(rows) if r[4] is not None]
     resume = None
     if started:
         _latest, index = max(started)
-        resume = sections[index]["id"]
-        if sections[index]["completed"]:  # go on with the next section not yet completed
+        resume = sections[index].id
+        if sections[index].completed:  # go on with the next section not yet completed
             ahead = sections[index + 1 :] + sections[:index]
-            left = [s["id"] for s in ahead if not s["completed"]]
+            left = [s.id for s in ahead if not s.completed]
             resume = left[0] if left else resume
-    return {
-        "percent": (completed * 100) // total if total else 0,
-        "completed_sections": completed,
-        "total_sections": total,
-        "resume_section_id": resume,
-        "sections": sections,
-    }
+    return CourseProgress(
+        percent=(completed * 100) // total if total else 0,
+        completed_sections=completed,
+        total_sections=total,
+        resume_section_id=resume,
+        sections=sections,
+    )
 
 
-def course_progress(user_id: int, course_id: int) -> dict:
+def course_progress(user_id: int, course_id: int) -> CourseProgress:
     """The student's progress in a course: percent (whole), completed and total sections,
     where to resume (null when nothing started) and each section's position."""
     return _summary(_rows(user_id, [course_id]))
 
 
-def courses_progress(user_id: int, course_ids: list[int]) -> dict[int, dict]:
+def courses_progress(user_id: int, course_ids: list[int]) -> dict[int, CourseProgress]:
     """course_progress of several courses, in one query."""
     if not course_ids:
         return {}

@@ -8,19 +8,22 @@ from app import unit_of_work
 from app.blueprints.api import api
 from app.blueprints.api.auth import current_api_user, session_user
 from app.models.types import utcnow
-from app.schemas.learning import CourseProgressOut, MediaOut, ProgressIn, SectionProgressOut
+from app.schemas.learning import (
+    CourseProgressOut,
+    MediaOut,
+    ProgressIn,
+    SectionProgressOut,
+    course_progress_dict,
+    media_dict,
+    section_progress_dict,
+)
 from app.services import learning
 
 TAGS = ["learning"]
 
 
 def media_out(link: learning.MediaLink) -> dict:
-    return {
-        "url": url_for("media.lesson_media", token=link.token, _external=False),
-        "expires_at": link.expires_at.isoformat(),
-        "content_type": link.content_type,
-        "duration_s": link.duration_s,
-    }
+    return media_dict(link, url_for("media.lesson_media", token=link.token, _external=False))
 
 
 @api.route(
@@ -62,8 +65,8 @@ def report_progress(section_id: int, body: ProgressIn):
     def report() -> dict:
         course, section = learning.load_section(section_id)
         learning.require_access(user.id, course, section, now)
-        return learning.report_progress(
-            user.id, section, body.position_s, bool(body.completed), now
+        return section_progress_dict(
+            learning.report_progress(user.id, section, body.position_s, bool(body.completed), now)
         )
 
     return unit_of_work.run(report)
@@ -80,4 +83,4 @@ def report_progress(section_id: int, body: ProgressIn):
 def course_progress(course_id: int):
     user, now = current_api_user(), utcnow()
     learning.require_course_access(user.id, course_id, now)
-    return learning.course_progress(user.id, course_id)
+    return course_progress_dict(learning.course_progress(user.id, course_id))

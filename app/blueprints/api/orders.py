@@ -20,6 +20,7 @@ from app.schemas.buying import (
     OrderOut,
     OrderPageOut,
     RefundIn,
+    enrollment_dict,
     order_dict,
 )
 from app.schemas.catalog import PageQuery
@@ -170,4 +171,5 @@ def withdraw_refund(order_no: str):
     auth=True,
 )
 def my_courses():
-    return enrollment.my_enrollments(current_api_user().id, utcnow())
+    now = utcnow()
+    return [enrollment_dict(h, now) for h in enrollment.my_enrollments(current_api_user().id)]

@@ -15,6 +15,8 @@ from app.blueprints.media.lessons import visitor_id_for_link
 from app.blueprints.shop import bp
 from app.i18n import say
 from app.models.types import utcnow
+from app.schemas.buying import enrollment_card
+from app.schemas.learning import course_progress_dict, media_dict, section_progress_dict
 from app.services import enrollment, learning
 from app.services.errors import DomainError, InvalidInput, NotFound
 
@@ -26,7 +28,8 @@ def _user_id() -> int | None:
 @bp.get("/my/courses")
 @login_required
 def my_courses():
-    mine = enrollment.my_enrollments(current_user.id, utcnow(), for_page=True)
+    now = utcnow()
+    mine = [enrollment_card(h, now) for h in enrollment.my_enrollments(current_user.id)]
     grants = enrollment.staff_grants_shown(current_user.id)
     return render_template("shop/my_courses.html", enrollments=mine, grants=grants)
 
@@ -53,7 +56,11 @@ def learn(course_id: int, section_id: int):
             link = learning.media_link(lesson.course, lesson.section, user_id, visitor, now)
         except NotFound:
             link = None
-    progress = learning.course_progress(user_id, course_id) if user_id is not None else None
+    progress = (
+        course_progress_dict(learning.course_progress(user_id, course_id))
+        if user_id is not None
+        else None
+    )
     done = {s["id"]: s for s in progress["sections"]} if progress else {}
     return render_template(
         "shop/learn.html",
@@ -95,7 +102,9 @@ def report_progress(section_id: int):
         def report() -> dict:
             course, section = learning.load_section(section_id)
             learning.require_access(current_user.id, course, section, now)
-            return learning.report_progress(current_user.id, section, position, completed, now)
+            return section_progress_dict(
+                learning.report_progress(current_user.id, section, position, completed, now)
+            )
 
         answer = unit_of_work.run(report)
     except DomainError as exc:
@@ -119,12 +128,7 @@ def renew_media(section_id: int):
         link = learning.media_link(course, section, user_id, visitor, now)
     except DomainError as exc:
         return _json_refusal(exc)
-    response = jsonify(
-        url=_media_url(link),
-        expires_at=link.expires_at.isoformat(),
-        content_type=link.content_type,
-        duration_s=link.duration_s,
-    )
+    response = jsonify(media_dict(link, _media_url(link)))
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
