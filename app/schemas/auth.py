@@ -1,4 +1,5 @@
-"""Schemas of accounts: registering, logging in, the bot check, and what they answer."""
+"""Schemas of accounts: registering, logging in, the bot check, and what they answer; and the
+one place those answers are shaped."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated, Any, Literal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field, StrictStr, StringConstraints, WithJsonSchema
 
+from app.models import ApiToken, User
 from app.schemas.base import Out, Schema
 from app.services.accounts import (
     EMAIL_MAX,
@@ -134,3 +136,28 @@ class MeUserOut(Out):
 class MeOut(Out):
     user: MeUserOut | None = Field(description="the signed-in user; null for a visitor")
     cart_count: int = Field(ge=0, description="lines in the cart (a visitor's: their session's)")
+
+
+# --- shapes -----------------------------------------------------------------------------------
+
+
+def user_dict(user: User) -> dict[str, Any]:
+    """A new account (`UserOut`)."""
+    return {"id": user.id, "username": user.username, "email": user.email}
+
+
+def token_dict(key: str, token: ApiToken) -> dict[str, Any]:
+    """A login's token (`TokenOut`): the key itself is shown this once."""
+    return {
+        "token": key,
+        "username": token.user.username,
+        "expires_at": token.expires_at.isoformat(),
+    }
+
+
+def me_dict(user: User | None, cart_count: int) -> dict[str, Any]:
+    """Who is signed in and their cart's size (`MeOut`)."""
+    return {
+        "user": None if user is None else {"id": user.id, "username": user.username},
+        "cart_count": cart_count,
+    }

@@ -20,6 +20,8 @@ from app.schemas.auth import (
     RegisterIn,
     TokenOut,
     UserOut,
+    token_dict,
+    user_dict,
 )
 from app.security import limit_captcha, limit_login, limit_register
 from app.services import accounts, captcha, tokens
@@ -77,10 +79,6 @@ def current_api_user() -> User:
 api.authenticate = current_api_user  # every `auth=True` route checks the token first
 
 
-def _user_out(user: User) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "email": user.email}
-
-
 @api.route(
     "/auth/register",
     "POST",
@@ -96,7 +94,7 @@ def register(body: RegisterIn):
     captcha.verify("register", body.captcha)
     try:
         return unit_of_work.run(
-            lambda: _user_out(
+            lambda: user_dict(
                 accounts.create_user(body.username, body.password, email=body.email or "")
             )
         )
@@ -119,12 +117,7 @@ def login(body: LoginIn):
     captcha.verify("login", body.captcha)
 
     def work() -> dict[str, Any]:
-        key, token = tokens.log_in(body.username, body.password)
-        return {
-            "token": key,
-            "username": token.user.username,
-            "expires_at": token.expires_at.isoformat(),
-        }
+        return token_dict(*tokens.log_in(body.username, body.password))
 
     return unit_of_work.run(work)
 

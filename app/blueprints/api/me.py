@@ -16,7 +16,7 @@ from flask import request, session
 from app.blueprints.api import api
 from app.blueprints.api.auth import OWN_SITE, current_api_user, session_user
 from app.blueprints.api.envelope import ok_response
-from app.schemas.auth import MeOut
+from app.schemas.auth import MeOut, me_dict
 from app.services import cart
 
 
@@ -43,11 +43,7 @@ def who_am_i():
     else:
         user = None
         store = cart.SessionCart(session if _session_readable() else {})
-    data = {
-        "user": None if user is None else {"id": user.id, "username": user.username},
-        "cart_count": len(store.lines()),
-    }
-    response = ok_response(data)
+    response = ok_response(me_dict(user, len(store.lines())))
     # Personal: kept by no cache, and a cache must not answer one visitor with another's.
     response.headers["Cache-Control"] = "private, no-store"
     response.vary.update(("Cookie", "Authorization"))
