@@ -284,6 +284,11 @@ def _read_version() -> str:
     return version
 
 
+def request_version() -> str | None:
+    """The catalog version this request has read the catalog at, if it has."""
+    return g.get(REQUEST_VERSION) if has_request_context() else None
+
+
 def _forget_request_version(_exc: BaseException | None = None) -> None:
     g.pop(REQUEST_VERSION, None)
 
