@@ -35,7 +35,8 @@ from pathlib import Path
 from harness import ROOT, git_commit, machine
 
 SMALL, BIG = "growth_small", "growth_bench"
-REDIS_URL = "redis://127.0.0.1:6379/8"  # the growth helper's db (never 0 nor 15)
+# the growth helper's Redis db (never 0 nor 15); GROWTH_REDIS_URL or --redis-url: another
+REDIS_URL = os.environ.get("GROWTH_REDIS_URL", "redis://127.0.0.1:6379/8")
 FULL = {"courses": 10_000, "students": 50_000, "orders": 1_000_000}
 RESULTS = ROOT / "bench" / "results"
 STATE = Path(tempfile.gettempdir()) / "growth-bench"  # the app's instance folders
@@ -355,11 +356,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=30.0, help="seconds per kind (30)")
     parser.add_argument("--skip", type=lambda s: set(filter(None, s.split(","))), default=set())
     parser.add_argument("--mariadb-port", type=int, help="MariaDB's port (3306)")
+    parser.add_argument("--redis-url", help="Redis for the app (redis://127.0.0.1:6379/8)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.mariadb_port:  # children get it through DATABASE_URL
         global MARIADB_PORT
         MARIADB_PORT = args.mariadb_port
+    if args.redis_url:  # likewise through REDIS_URL
+        global REDIS_URL
+        REDIS_URL = args.redis_url
 
     if args.child:
         found = measure_here(args.child, args.requests, args.skip, args.budget)
@@ -370,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     stores = {"small": (SMALL, {"courses": 0, "students": 0, "orders": 20}), "big": (BIG, sizes)}
     wanted = [s for s in args.stores.split(",") if s]
     app_root = args.app_root.resolve()
+    sys.path.insert(0, str(app_root))  # growth_data uses the measured code's app.models
     built = {name: build(*stores[name], args.rebuild, app_root) for name in wanted}
     if args.build_only:
         return 0
