@@ -23,6 +23,7 @@ from app.models import (
     CourseCategory,
     CourseChapter,
     DegreeCourse,
+    ItemType,
     PricePolicy,
     Product,
     ProductStatus,
@@ -154,16 +155,25 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filtered_courses(query: CourseQuery, columns: Any = Course) -> Select:
-    stmt = select(columns).where(Course.status == ProductStatus.ONLINE)
-    if query.category_id:
-        stmt = stmt.where(Course.category_id == query.category_id)
-    if query.level:
-        stmt = stmt.where(Course.level == query.level)
+def _listed(query: CourseQuery) -> Select:
+    """The ids of the courses the list shows, filtered and not yet ordered: from `products`
+    alone, whose ix_products_course_* indexes hold the status, the item type and every sort's
+    keys, so the count and a page at any depth are read from an index (no row, no join);
+    `courses` is joined only for a category or a level."""
+    stmt = select(Product.id).where(
+        Product.status == ProductStatus.ONLINE, Product.item_type == ItemType.COURSE
+    )
+    if query.category_id or query.level:
+        courses = Course.__table__
+        stmt = stmt.join(courses, courses.c.id == Product.id)
+        if query.category_id:
+            stmt = stmt.where(courses.c.category_id == query.category_id)
+        if query.level:
+            stmt = stmt.where(courses.c.level == query.level)
     if query.q:
         pattern = _like(query.q)
         stmt = stmt.where(
-            or_(Course.name.ilike(pattern, escape="\\"), Course.brief.ilike(pattern, escape="\\"))
+            or_(Product.name.ilike(pattern, escape="\\"), Product.brief.ilike(pattern, escape="\\"))
         )
         # On MariaDB the FULLTEXT index finds the few rows the LIKE then checks (search.py).
         words = boolean_query(query.q)
@@ -190,12 +200,11 @@ def _ordered(stmt: Select, sort: str) -> Select:
 
 def _courses(query: CourseQuery) -> Entry:
     def build():
-        counted = _filtered_courses(query, Course.id).subquery()
-        total = db.session.scalar(select(func.count()).select_from(counted))
+        total = db.session.scalar(select(func.count()).select_from(_listed(query).subquery()))
         # The page's ids first, from the index alone however far the offset (a deferred
         # join): then only those rows are read whole.
         ids = db.session.scalars(
-            _ordered(_filtered_courses(query, Course.id), query.sort)
+            _ordered(_listed(query), query.sort)
             .limit(query.per_page)
             .offset((query.page - 1) * query.per_page)
         ).all()
