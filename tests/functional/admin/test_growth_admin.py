@@ -55,6 +55,31 @@ def test_the_export_streams_every_order_once_newest_first_in_batches(
     assert numbers == [o.order_no for o in newest_first]
     # 8 orders in batches of 3: three pages, each with its students and lines; never per order
     assert counter.count < 8 * 2
+    export = [s for s in counter.statements if "FROM orders" in s or "FROM order_lines" in s]
+    assert len(export) == 3 * 2  # each batch: its orders with their students, then their lines
+
+
+def test_the_export_is_written_in_chunks_each_order_with_its_lines_in_order(staff_client):
+    sam = UserFactory(username="sam")
+    python, flask = CourseFactory(name="Python"), CourseFactory(name="Flask")
+    both = make_order(
+        sam, lines=[(python, "10.00", "0.00", "0.00"), (flask, "20.00", "0.00", "0.00")]
+    )
+    for _ in range(40):
+        make_order()
+    response = staff_client.get("/admin/orders/export/csv/")
+    chunks = list(response.response)
+    assert len(chunks) < 5  # tens of kilobytes at a time, not a write per row
+    text = "".join(c.decode() if isinstance(c, bytes) else c for c in chunks)
+    columns = order_pages.EXPORT_COLUMNS
+    rows = [dict(zip(columns, row, strict=True)) for row in csv.reader(io.StringIO(text))][1:]
+    assert len(rows) == 41
+    (row,) = [r for r in rows if r["order_no"] == both.order_no]
+    assert row["username"] == "sam"
+    lines = sorted(both.lines, key=lambda line: line.id)
+    assert row["items"] == "; ".join(f"{x.product_name} ({x.valid_period_text})" for x in lines)
+    assert [x.product_name for x in lines] == ["Python", "Flask"]
+    assert order_pages.OrderView.column_export_list == order_pages.EXPORT_COLUMNS
 
 
 def test_the_dashboard_shows_the_last_count_of_best_sellers(staff_client, app, monkeypatch):
