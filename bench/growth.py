@@ -203,6 +203,7 @@ def measure_here(store: str, requests: int, skip: set[str], budget: float) -> di
             lambda i: f"/api/v1/courses/{course_ids[i % len(course_ids)]}",
             True,
         ),
+        ("page_1", client, lambda i: "/api/v1/courses?page=1", True),  # page_500's yardstick
         ("page_500", client, lambda i: "/api/v1/courses?page=500", True),
         ("popular_sort", client, lambda i: listed.format("popular", 1 + i % pages), True),
         ("staff_orders_list", staff, lambda i: "/admin/orders/", False),
@@ -307,6 +308,7 @@ TABLE = [
     ("price_sort_pages", "GET /api/v1/courses?sort=price_asc, many pages (miss)"),
     ("search_q", "GET /api/v1/courses?q=<words> (miss)"),
     ("course_detail_miss", "course detail (miss)"),
+    ("page_1", "GET /api/v1/courses?page=1 (miss)"),
     ("page_500", "GET /api/v1/courses?page=500 (miss)"),
     ("popular_sort", "GET /api/v1/courses?sort=popular (miss)"),
     ("staff_orders_list", "staff /admin/orders/"),
