@@ -104,6 +104,26 @@ def test_search_finds_chinese_words_and_pieces_of_them(client, app):
 
 # FULLTEXT sees committed rows only (InnoDB): real commits, not savepoints.
 @pytest.mark.real_commits
+def test_a_search_is_run_once_a_page_its_total_riding_along(client, app, count_queries):
+    found = [CourseFactory(name=f"爬虫实战 {n}", sort_order=n) for n in range(5)]
+    CourseFactory(name="数据分析")
+
+    def page(query: str) -> tuple[list[int], int, int]:
+        with count_queries() as counter:
+            data = ok(client.get(f"/api/v1/courses?q=爬虫&{query}"))
+        searched = [s for s in counter.statements if "LIKE" in s]
+        return [item["id"] for item in data["items"]], data["total"], len(searched)
+
+    assert page("per_page=2") == ([found[0].id, found[1].id], 5, 1)
+    assert page("per_page=2&page=3") == ([found[4].id], 5, 1)
+    assert page("per_page=2&page=4") == ([], 5, 2)  # past the end: counted apart
+    with count_queries() as counter:
+        assert ok(client.get("/api/v1/courses?q=网络"))["total"] == 0
+    assert len([s for s in counter.statements if "LIKE" in s]) == 1
+
+
+# FULLTEXT sees committed rows only (InnoDB): real commits, not savepoints.
+@pytest.mark.real_commits
 def test_a_renamed_course_is_found_by_its_new_name(client, app):
     course = CourseFactory(name="旧名字", brief="")
     course.name = "机器学习"
