@@ -106,6 +106,14 @@ class Product(db.Model):
         Index("ix_products_course_sort", "status", "item_type", "sort_order", "id"),
         Index("ix_products_course_price", "status", "item_type", "sort_price", "sort_order", "id"),
         Index(
+            "ix_products_course_price_desc",
+            "status",
+            "item_type",
+            desc(column("sort_price")),  # dearest first, ties by sort_order, id ascending
+            "sort_order",
+            "id",
+        ),
+        Index(
             "ix_products_course_popular",
             "status",
             "item_type",

@@ -2,9 +2,9 @@
 
 Each is (status, item_type, <the sort's keys>): the list filters `products` by status and
 item_type (no join with `courses` unless a category or level is asked for), counts from the
-index and walks it in the sort's order, so a deep page skips index entries only. The popular
-sort's key descends (MariaDB 10.8+ reads it forward; older servers sort, as before). The price
-index replaces ix_products_status_price (0005), which lacked item_type.
+index and walks it in the sort's order, so a deep page skips index entries only. The keys of
+popular and price_desc descend (MariaDB 10.8+ reads them forward; older servers sort, as
+before). The price indexes replace ix_products_status_price (0005), which lacked item_type.
 
 Revision ID: 0006_course_listing
 Revises: 0005_growth
@@ -32,6 +32,11 @@ def upgrade():
             unique=False,
         )
         batch_op.create_index(
+            "ix_products_course_price_desc",
+            ["status", "item_type", sa.desc(sa.column("sort_price")), "sort_order", "id"],
+            unique=False,
+        )
+        batch_op.create_index(
             "ix_products_course_popular",
             ["status", "item_type", sa.desc(sa.column("students")), "sort_order", "id"],
             unique=False,
@@ -49,5 +54,6 @@ def downgrade():
         )
         batch_op.drop_index("ix_products_course_newest")
         batch_op.drop_index("ix_products_course_popular")
+        batch_op.drop_index("ix_products_course_price_desc")
         batch_op.drop_index("ix_products_course_price")
         batch_op.drop_index("ix_products_course_sort")

@@ -226,5 +226,16 @@ def test_a_deep_page_is_read_from_the_listing_index_on_mariadb(client, app, mari
             assert read["key"].startswith("ix_products_course_"), (sort, read)
             assert "Using index" in (read["Extra"] or ""), (sort, read)
             assert not plan.reads("courses"), (sort, plan.rows)
-        if sort in ("default", "newest", "popular"):
-            assert "filesort" not in (page.reads("products")[0]["Extra"] or ""), sort
+        assert "filesort" not in (page.reads("products")[0]["Extra"] or ""), sort
+
+
+def test_price_pages_run_through_the_priced_courses_then_the_unpriced(client, app):
+    priced = [CourseFactory(sort_order=n, policies=[(30, f"{10 + n}.00")]) for n in range(5)]
+    unpriced = [CourseFactory(sort_order=n, policies=[]) for n in range(3)]
+    cheap_first = [c.id for c in priced] + [c.id for c in unpriced]
+    dear_first = [c.id for c in reversed(priced)] + [c.id for c in unpriced]
+    for sort, expected in (("price_asc", cheap_first), ("price_desc", dear_first)):
+        pages = [ids(client, f"sort={sort}&page={n}&per_page=3") for n in range(1, 5)]
+        assert pages == [expected[0:3], expected[3:6], expected[6:8], []], sort
+        assert ok(client.get(f"/api/v1/courses?sort={sort}&page=2&per_page=3"))["total"] == 8
+        assert ids(client, f"sort={sort}&per_page=100") == expected
