@@ -86,10 +86,15 @@ def _drop_mariadb(url: str) -> None:
             cur.execute(f"DROP DATABASE IF EXISTS `{parsed.database}`")
 
 
+def redis_db_number(worker: str) -> int:
+    """The Redis db of a test process: 15, then 13, 12, ... for xdist's gw1, gw2, ...; never 0
+    (`make run`'s) nor 14 (bench/'s default)."""
+    index = int(worker[2:]) if worker.startswith("gw") else 0
+    return max(15 - index - (index > 0), 1)
+
+
 def _redis_url() -> tuple[str, str]:
-    # Never db 0, which `make run` uses; each xdist worker gets a number of its own.
-    number = 15 - (int(WORKER[2:]) if WORKER.startswith("gw") else 0)
-    url = os.environ.get("TEST_REDIS_URL") or REDIS_DEFAULT.format(db=max(number, 1))
+    url = os.environ.get("TEST_REDIS_URL") or REDIS_DEFAULT.format(db=redis_db_number(WORKER))
     try:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
     except redis.RedisError as exc:
@@ -174,11 +179,22 @@ REAL_COMMIT_FOLDERS = ("e2e", "integration", "cluster")
 TESTS = Path(__file__).parent
 
 
+# The folders whose tests take longest, run first (the rest in their own order): `make test`
+# hands whole files to two processes (pytest-xdist) in this order, so that the cluster test's
+# waits overlap the other tests and short files even out the end.
+SLOW_FIRST = ("cluster", "e2e", "integration", "fuzz")
+
+
+def _folder(item) -> str:
+    return Path(str(item.path)).relative_to(TESTS).parts[0]
+
+
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
-        folder = Path(str(item.path)).relative_to(TESTS).parts[0]
-        if folder in REAL_COMMIT_FOLDERS:
+        if _folder(item) in REAL_COMMIT_FOLDERS:
             item.add_marker(REAL_COMMITS)
+    rank = {folder: place for place, folder in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(_folder(item), len(SLOW_FIRST)))
 
 
 @dataclass
