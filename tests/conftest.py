@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -469,20 +470,38 @@ def count_queries(app):
     return counting
 
 
-@pytest.fixture
-def sqlite_app(services: Services, tmp_path: Path):
-    """An app on a fresh SQLite file upgraded by the migrations, whatever the suite runs on."""
+@pytest.fixture(scope="session")
+def _sqlite_schema(services: Services, tmp_path_factory) -> Path:
+    """A SQLite file upgraded by the migrations, made once per run; `sqlite_app` copies it."""
     from flask_migrate import upgrade
 
     from app import create_app
+    from app.extensions import db
+
+    folder = tmp_path_factory.mktemp("sqlite-schema")
+    path = folder / "schema.sqlite3"
+    app = create_app(
+        test_config(services, folder, SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}"), env="testing"
+    )
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_app(services: Services, tmp_path: Path, _sqlite_schema: Path):
+    """An app on a fresh SQLite file upgraded by the migrations (a copy of the one file they
+    built for the run), whatever the suite runs on."""
+    from app import create_app
 
     path = Path(tempfile.mkdtemp(dir=tmp_path)) / "sqlite.db"
+    shutil.copyfile(_sqlite_schema, path)
     app = create_app(
         test_config(services, tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}"),
         env="testing",
     )
     with app.app_context():
-        upgrade()
         yield app
         from app.extensions import db
 
