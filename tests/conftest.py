@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pymysql
 import pytest
@@ -55,6 +56,10 @@ def _mariadb_url() -> tuple[str | None, str]:
     parsed = make_url(url)
     if not parsed.drivername.startswith("mysql"):
         return url, ""
+    if os.environ.get("TEST_DATABASE_URL") and WORKER != "main":
+        # Each xdist process empties its database between tests: a database of its own.
+        parsed = parsed.set(database=f"{parsed.database}_{WORKER}")
+        url = parsed.render_as_string(hide_password=False)
     try:
         conn = pymysql.connect(
             host=parsed.host or "127.0.0.1",
@@ -87,15 +92,25 @@ def _drop_mariadb(url: str) -> None:
             cur.execute(f"DROP DATABASE IF EXISTS `{parsed.database}`")
 
 
-def redis_db_number(worker: str) -> int:
-    """The Redis db of a test process: 15, then 13, 12, ... for xdist's gw1, gw2, ...; never 0
-    (`make run`'s) nor 14 (bench/'s default)."""
+BENCH_REDIS_DB = 14  # bench/'s default (bench/README.md)
+
+
+def redis_db_number(worker: str, first: int = 15) -> int:
+    """The Redis db of a test process: `first` (15), then one less for each of xdist's gw1,
+    gw2, ...; never 0 (`make run`'s) nor 14 (bench/'s default)."""
     index = int(worker[2:]) if worker.startswith("gw") else 0
-    return max(15 - index - (index > 0), 1)
+    numbers = [n for n in range(first, 0, -1) if n != BENCH_REDIS_DB] or [first]
+    return numbers[min(index, len(numbers) - 1)]
 
 
 def _redis_url() -> tuple[str, str]:
-    url = os.environ.get("TEST_REDIS_URL") or REDIS_DEFAULT.format(db=redis_db_number(WORKER))
+    given = os.environ.get("TEST_REDIS_URL")
+    if given:  # its db for the first process, the next ones down for the others
+        parts = urlsplit(given)
+        first = int(parts.path.strip("/") or 0)
+        url = urlunsplit(parts._replace(path=f"/{redis_db_number(WORKER, first)}"))
+    else:
+        url = REDIS_DEFAULT.format(db=redis_db_number(WORKER))
     try:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
     except redis.RedisError as exc:
