@@ -147,6 +147,10 @@ def register_blueprints(app: Flask) -> None:
 
     init_admin(app)  # the staff pages under /admin/
 
+    from app.blueprints import kept_answers
+
+    kept_answers.init_app(app)  # anonymous catalog reads answered again before Flask
+
 
 def register_errorhandlers(app: Flask) -> None:
     from app.blueprints.errors import register

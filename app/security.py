@@ -402,8 +402,9 @@ class SecurityState:
             _checked(value)
         self.static_names = frozenset(name.lower() for name, _value in self.static_headers)
         self.csp_overrides: dict[str, dict[str, str]] = {}
-        # The policy of each path prefix ("" for the rest) as written, cut where the nonce goes.
-        self._policy_pieces: dict[str, tuple[str, ...]] = {}
+        # The policy of each path prefix ("" for the rest): without a nonce (None when it
+        # cannot do without), then as written, cut where the nonce goes.
+        self._policy_pieces: dict[str, tuple[str | None, ...]] = {}
         self.directives = dict(CSP_DIRECTIVES)
         gateway = origin_of(app.config.get("ALIPAY_GATEWAY_URL"))
         if gateway:
@@ -466,15 +467,22 @@ class SecurityState:
         return int(exc.limit.limit.get_expiry())
 
     def content_security_policy(self) -> str:
-        """This response's policy: its path's directives, with this request's nonce."""
+        """This response's policy: its path's directives, with this request's nonce when its
+        rendering used one, else without any (only the site's own scripts then: what a page
+        without inline scripts needs, and an answer that may be kept and given to others)."""
         path = request.path
         prefix = max((p for p in self.csp_overrides if path.startswith(p)), key=len, default="")
         pieces = self._policy_pieces.get(prefix)
         if pieces is None:
             directives = {**self.directives, **self.csp_overrides.get(prefix, {})}
             policy = "; ".join(f"{name} {value}" for name, value in directives.items())
-            pieces = self._policy_pieces[prefix] = tuple(_checked(policy).split("{nonce}"))
-        return csp_nonce().join(pieces)
+            without = policy.replace(" 'nonce-{nonce}'", "")
+            with_nonce = tuple(_checked(policy).split("{nonce}"))
+            bare = None if "{nonce}" in without else _checked(without)
+            pieces = self._policy_pieces[prefix] = (bare, *with_nonce)
+        if pieces[0] is not None and not nonce_was_used():
+            return pieces[0]
+        return csp_nonce().join(pieces[1:])
 
 
 def retry_after(exc: RateLimitExceeded) -> int:

@@ -386,6 +386,9 @@ def make_app(services: Services, _schema, tmp_path: Path, test_transaction, _reu
     from app.extensions import db
 
     for app, engine in made:
+        watch = app.extensions.get("catalog_version_watch")
+        if watch is not None:
+            watch.stop()
         with app.app_context():
             db.session.remove()
             if engine is not None:

@@ -1,8 +1,8 @@
 """Catalog reads cached in Redis and in each process, under a version every catalog change renews.
 
 Any commit that adds, changes or deletes a catalog row (from a page, the admin, a command or a
-job) writes a new version after it commits, so every request that starts after the commit, in
-any process, reads the new catalog; old entries simply age out.
+job) writes a new version after it commits, so the requests that start after the commit read the
+new catalog (see below for how soon in other processes); old entries simply age out.
 
 The version is `<epoch>.<count>`: `catalog:version` counts the changes (INCR, as earlier
 releases did, so old and new processes see each other's changes during a rolling deploy) and
@@ -12,11 +12,15 @@ counter alone would start again from 1 after a flush and meet the entries a proc
 for the old 1.
 
 Each process also keeps the entries it has read, decoded (and their JSON once encoded), in a
-bounded LRU keyed by version, along with rendered HTML fragments of the catalog pages. A read
-therefore costs one Redis round trip, the version's MGET, and nothing more when the process has
-the entry. A request reads the version once, at its first catalog read, and its later catalog
-reads use the same one, so the pieces of one page always come from the same catalog; a commit
-made by the request itself moves it on to the new version.
+bounded LRU keyed by version, along with rendered HTML fragments of the catalog pages, and the
+version itself, which Redis tells it of whenever it changes (`VersionWatch`). A warm read
+therefore costs no round trip at all; while the watch cannot vouch for its copy (starting,
+reconnecting), one: the version's MGET. A request reads the version once, at its first catalog
+read, and its later catalog reads use the same one, so the pieces of one page always come from
+the same catalog; a commit made by the request itself moves it on to the new version, and every
+later request of the same process sees it at once. Another process sees it as soon as Redis's
+message reaches it: within a millisecond or so (`CATALOG_VERSION_WATCH=0` reads the version on
+every request instead, for a change seen strictly on the next request anywhere).
 
 What the cache hands out is shared by every request of the process: read it, never change it.
 """
@@ -48,7 +52,7 @@ VERSION_KEY = "catalog:version"  # the number of changes
 EPOCH_KEY = "catalog:epoch"  # a random token, new with every change and after any loss
 CHANGED = "catalog_changed"
 EXTENSION = "catalog_local_cache"
-VERSION_READER = "catalog_version_reader"
+VERSION_WATCH = "catalog_version_watch"
 # The version this request reads the catalog at, in `g`; dropped when the request ends, since
 # an app context may outlive one request (tests, a command serving several).
 REQUEST_VERSION = "_catalog_version"
@@ -88,8 +92,10 @@ def init_app(app: Flask) -> None:
         app.config["CATALOG_LOCAL_ENTRIES"], max_age=app.config["CATALOG_CACHE_SECONDS"]
     )
     store = app.extensions["redis_store"]
-    if not store.embedded:  # the in-process stand-in has no connection to send bytes on
-        app.extensions[VERSION_READER] = VersionReader(store.client)
+    app.config.setdefault("CATALOG_VERSION_WATCH", True)
+    # The in-process stand-in tells nobody of changes: every request reads the version there.
+    if app.config["CATALOG_VERSION_WATCH"] and not store.embedded:
+        app.extensions[VERSION_WATCH] = VersionWatch(store.client)
     app.teardown_request(_forget_request_version)
     if not event.contains(Session, "after_flush", _note_catalog_change):
         event.listen(Session, "after_flush", _note_catalog_change)
@@ -114,52 +120,130 @@ def _new_epoch() -> str:
     return secrets.token_hex(16)
 
 
-class VersionReader:
-    """The version's MGET, the one Redis command of a warm catalog read, sent as it is (packed
-    once) over a connection of the thread's own. Through the client it would also check a
-    connection out of the pool and back, go through the retry wrapper and record metrics: more
-    than the round trip itself. Connections are made with the client's own settings; one that
-    fails is dropped and the read tried once more on a new one (the server may have closed an
-    idle connection), then the error raised like the client's."""
+class VersionWatch:
+    """This process's copy of the catalog's version, kept by Redis's own invalidation messages.
 
-    def __init__(self, client: redis.Redis) -> None:
+    A thread of the process holds one connection to Redis that asks for `CLIENT TRACKING` in
+    broadcast mode on the version's two keys, redirected to itself and subscribed to
+    `__redis__:invalidate`: any write of either key, by any process (a bump, an earlier
+    release's `INCR`, a flush, the epoch made afresh), sends it a message, upon which the copy
+    is dropped at once and read again. The copy is also read again every `revalidate` seconds
+    (a failover that kept the connection open would otherwise go unseen), and is None (every
+    request reads the version from Redis, as without the watch) until the connection is made
+    and whenever it fails; it is made again after a pause. A version this process bumps itself
+    is taken at once (`note`), so a request of this process never reads the catalog older than
+    its own commit; another process's change reaches it within the time Redis and this thread
+    take to pass the message on (well under a millisecond on a quiet machine, a few under
+    load), rather than on the next request strictly.
+
+    The thread is started by the first read in each process (a forked gunicorn worker starts
+    its own) and is a daemon: it never holds a process up at exit."""
+
+    def __init__(self, client: redis.Redis, *, revalidate: float = 1.0, retry: float = 1.0):
         pool = client.connection_pool
-        self._new_connection = lambda: pool.connection_class(**pool.connection_kwargs)
-        self._command = self._new_connection().pack_command("MGET", EPOCH_KEY, VERSION_KEY)
-        self._local = threading.local()
+        # RESP2: the messages come on the subscribed connection, as `message` replies (the
+        # client's maintenance notifications need RESP3, and this connection runs no command).
+        kwargs = {
+            key: value
+            for key, value in pool.connection_kwargs.items()
+            if not key.startswith("maint_notifications")
+        }
+        kwargs.update(protocol=2, socket_timeout=revalidate + 5)
+        self._new_connection = lambda: pool.connection_class(**kwargs)
+        self._client = client
+        self._revalidate = revalidate
+        self._retry = retry
+        self._version: str | None = None
+        self._changes = 0  # how many times the copy was dropped or noted: a read older is void
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._stopped = threading.Event()
+        self._connection: Any = None
+        self.connection_id: int | None = None  # the watching connection's, in CLIENT LIST
 
-    def read(self) -> list[Any]:
-        try:
-            return self._round_trip()
-        except (redis.ConnectionError, redis.TimeoutError, OSError):
-            return self._round_trip()
+    def current(self) -> str | None:
+        """The version as last told, or None when the watch cannot vouch for one."""
+        if self._pid != os.getpid():
+            self._start()
+        return self._version
 
-    def _round_trip(self) -> list[Any]:
-        connection = self._connection()
-        try:
-            connection.send_packed_command(self._command, check_health=False)
-            return connection.read_response()
-        except redis.ResponseError:  # an answer: the connection is fine
-            raise
-        except BaseException:  # half a command or half an answer may be left on it
-            connection.disconnect()
-            self._local.connection = None
-            raise
+    def note(self, version: str) -> None:
+        """This process has just written `version`: take it without waiting for the message."""
+        with self._lock:
+            self._changes += 1
+            watching = self._connection is not None and not self._stopped.is_set()
+            self._version = version if watching else None
 
-    def _connection(self) -> Any:
-        # Per thread, and made again in a forked child: a socket is never shared.
-        pid = os.getpid()
-        held = getattr(self._local, "connection", None)
-        if held is None or held[0] != pid:
-            held = self._local.connection = (pid, self._new_connection())
-        return held[1]
+    def stop(self) -> None:
+        """No copy from now on; the thread leaves (and closes its connection) within
+        `revalidate` seconds."""
+        self._stopped.set()
+        self._drop()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self._version = None
+            self._connection = None  # a parent's connection is not this process's to read
+        threading.Thread(target=self._run, name="catalog-version-watch", daemon=True).start()
+
+    def _drop(self) -> None:
+        with self._lock:
+            self._changes += 1
+            self._version = None
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                self._watch()
+            except (redis.RedisError, OSError) as exc:
+                if not self._stopped.is_set():
+                    log.warning("catalog version watch lost (%s); reading it per request", exc)
+            except Exception:  # never a thread gone for good: read per request, then again
+                log.exception("catalog version watch failed; reading it per request")
+            finally:
+                self._drop()
+                connection, self._connection = self._connection, None
+                if connection is not None:
+                    connection.disconnect()
+            self._stopped.wait(self._retry)
+
+    def _watch(self) -> None:
+        connection = self._new_connection()
+        connection.connect()
+        self._connection = connection
+        connection.send_command("CLIENT", "ID")
+        self.connection_id = connection.read_response()
+        connection.send_command(
+            "CLIENT", "TRACKING", "ON", "REDIRECT", self.connection_id, "BCAST",
+            "PREFIX", VERSION_KEY, "PREFIX", EPOCH_KEY,
+        )  # fmt: skip
+        connection.read_response()
+        connection.send_command("SUBSCRIBE", "__redis__:invalidate")
+        connection.read_response()
+        while not self._stopped.is_set():
+            with self._lock:
+                changes = self._changes
+            version = _version_from(self._client)
+            with self._lock:
+                if changes == self._changes:  # nothing was dropped or noted meanwhile
+                    self._version = version
+            if connection.can_read(timeout=self._revalidate):
+                connection.read_response()  # an invalidation (or a flush's, with no keys)
+                self._drop()
+                while connection.can_read(timeout=0):  # several at once: one read covers all
+                    connection.read_response()
 
 
 def catalog_version() -> str:
     """The catalog's version as Redis has it now (one round trip)."""
-    client = _client()
-    reader: VersionReader | None = current_app.extensions.get(VERSION_READER)
-    epoch, count = reader.read() if reader is not None else client.mget(EPOCH_KEY, VERSION_KEY)
+    return _version_from(_client())
+
+
+def _version_from(client: redis.Redis) -> str:
+    epoch, count = client.mget(EPOCH_KEY, VERSION_KEY)
     if epoch is None:  # never made yet, or lost
         with client.pipeline() as pipe:  # MULTI: several processes agree on the first token
             pipe.set(EPOCH_KEY, _new_epoch(), nx=True)
@@ -176,20 +260,33 @@ def bump_catalog_version() -> str:
         pipe.set(EPOCH_KEY, epoch)
         count, _ = pipe.execute()
     version = f"{epoch}.{count}"
+    if has_app_context():
+        watch: VersionWatch | None = current_app.extensions.get(VERSION_WATCH)
+        if watch is not None:
+            watch.note(version)
     if has_request_context():
         setattr(g, REQUEST_VERSION, version)
     return version
 
 
 def _read_version() -> str:
-    """The version a catalog read uses: read from Redis once per request."""
+    """The version a catalog read uses: the process's watched copy, else read from Redis; once
+    per request."""
     if not has_request_context():
         return catalog_version()
     version = g.get(REQUEST_VERSION)
     if version is None:
-        version = catalog_version()
+        watch: VersionWatch | None = current_app.extensions.get(VERSION_WATCH)
+        version = watch.current() if watch is not None else None
+        if version is None:
+            version = catalog_version()
         setattr(g, REQUEST_VERSION, version)
     return version
+
+
+def request_version() -> str | None:
+    """The catalog version this request has read the catalog at, if it has."""
+    return g.get(REQUEST_VERSION) if has_request_context() else None
 
 
 def _forget_request_version(_exc: BaseException | None = None) -> None:

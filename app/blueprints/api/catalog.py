@@ -1,9 +1,11 @@
-"""Catalog endpoints: categories, courses, degree courses, answered with the cached JSON text."""
+"""Catalog endpoints: categories, courses, degree courses, answered with the cached JSON text,
+the same for every client (kept_answers.py keeps an anonymous one's whole answer)."""
 
 from __future__ import annotations
 
 from app.blueprints.api import api
 from app.blueprints.api.envelope import JSONData
+from app.blueprints.kept_answers import keep_for_everyone
 from app.schemas.catalog import (
     CategoryOut,
     CourseListQuery,
@@ -20,7 +22,9 @@ TAGS = ["catalog"]
 
 @api.route("/categories", summary="Course categories", tags=TAGS, response=list[CategoryOut])
 def list_categories():
-    return JSONData(catalog.list_categories_json())
+    answer = JSONData(catalog.list_categories_json())
+    keep_for_everyone()
+    return answer
 
 
 @api.route(
@@ -31,7 +35,9 @@ def list_categories():
     response=CoursePageOut,
 )
 def list_courses(query: CourseListQuery):
-    return JSONData(catalog.list_courses_json(query.to_query()))
+    answer = JSONData(catalog.list_courses_json(query.to_query()))
+    keep_for_everyone()
+    return answer
 
 
 @api.route(
@@ -42,7 +48,9 @@ def list_courses(query: CourseListQuery):
     errors=(404,),
 )
 def get_course(course_id: int):
-    return JSONData(catalog.get_course_json(course_id))
+    answer = JSONData(catalog.get_course_json(course_id))
+    keep_for_everyone()
+    return answer
 
 
 @api.route(
@@ -53,7 +61,9 @@ def get_course(course_id: int):
     response=DegreePageOut,
 )
 def list_degree_courses(query: PageQuery):
-    return JSONData(catalog.list_degree_courses_json(query.page, query.per_page))
+    answer = JSONData(catalog.list_degree_courses_json(query.page, query.per_page))
+    keep_for_everyone()
+    return answer
 
 
 @api.route(
@@ -64,4 +74,6 @@ def list_degree_courses(query: PageQuery):
     errors=(404,),
 )
 def get_degree_course(degree_id: int):
-    return JSONData(catalog.get_degree_course_json(degree_id))
+    answer = JSONData(catalog.get_degree_course_json(degree_id))
+    keep_for_everyone()
+    return answer

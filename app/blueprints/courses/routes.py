@@ -29,6 +29,7 @@ from flask_login import COOKIE_NAME as REMEMBER_COOKIE
 from markupsafe import Markup
 
 from app.blueprints.courses import bp
+from app.blueprints.kept_answers import keep_for_everyone
 from app.i18n import current_language
 from app.schemas.base import parse_input
 from app.schemas.catalog import CourseListQuery
@@ -127,7 +128,8 @@ def _list_query() -> CourseListQuery:
 def _visitor_page(name: str, language: str, template: str, context: dict[str, Any]) -> Response:
     """The kept page, and this visitor's CSRF token where its buy form takes it."""
     pieces = _kept_page(name, language, template, token_input=TOKEN_INPUT, **context)
-    if len(pieces) == 1:
+    if len(pieces) == 1:  # no form: the page is the same for every such visitor, bytes and all
+        keep_for_everyone()
         return _html_response(pieces[0])
     token = Markup('<input type="hidden" name="csrf_token" value="{}">').format(page_csrf_token())
     return _html_response(str(token).encode().join(pieces))
