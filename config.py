@@ -135,6 +135,8 @@ class Config:
     # on every request (another process's change is then seen on the very next request, not
     # within a millisecond or so).
     CATALOG_VERSION_WATCH = True
+    # Whole answers to anonymous catalog reads each process keeps (app/blueprints/kept_answers.py).
+    KEPT_ANSWERS_ENTRIES = 512
 
     # The zone in which pages show times to people (the API and the database speak UTC).
     DISPLAY_TIMEZONE = "Asia/Shanghai"

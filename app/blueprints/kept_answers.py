@@ -53,7 +53,6 @@ ADDRESS = (
     "HTTP_X_FORWARDED_PREFIX",
     "HTTP_ACCEPT_LANGUAGE",
 )
-DEFAULT_ENTRIES = 512
 
 
 def keep_for_everyone() -> None:
@@ -71,7 +70,7 @@ class KeptAnswers:
         self.app = app
         self.wsgi_app = wsgi_app
         self._kept = catalog_cache.LocalEntries(
-            app.config.get("KEPT_ANSWERS", DEFAULT_ENTRIES),
+            app.config["KEPT_ANSWERS_ENTRIES"],
             max_age=app.config["CATALOG_CACHE_SECONDS"],
         )
 

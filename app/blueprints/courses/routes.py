@@ -21,6 +21,7 @@ template does: there is nothing of the kind to read while it renders.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, current_app, g, render_template, request, session
@@ -70,18 +71,27 @@ def list_courses():
         ),
     )
     if _without_session():
-        return _visitor_page("courses", language, "courses/list.html", {"content": content})
+        return _visitor_page("courses", language, "courses/list.html", lambda: {"content": content})
     return render_template("courses/list.html", content=content)
 
 
 @bp.get("/courses/<int:course_id>")
 def course_detail(course_id: int):
+    language = current_language()
+    if _without_session():
+        return _visitor_page(
+            "course", language, "courses/detail.html", lambda: _course_context(course_id, language)
+        )
+    context = _course_context(course_id, language)
+    return render_template("courses/detail.html", csrf_token=page_csrf_token, **context)
+
+
+def _course_context(course_id: int, language: str) -> dict[str, Any]:
     try:
         course, upcoming = catalog.get_course(course_id), False
     except NotFound:
         # Announced, not sold: its page says it is coming and offers nothing to buy.
         course, upcoming = catalog.get_upcoming_course(course_id), True
-    language = current_language()
     around_buy = cached_fragment(
         "course",
         (language, request.script_root, course_id),
@@ -95,17 +105,19 @@ def course_detail(course_id: int):
             ).split(BUY_AREA)
         ),
     )
-    context = {"course": course, "upcoming": upcoming, "around_buy": around_buy}
-    if _without_session():
-        return _visitor_page("course", language, "courses/detail.html", context)
-    return render_template("courses/detail.html", csrf_token=page_csrf_token, **context)
+    return {"course": course, "upcoming": upcoming, "around_buy": around_buy}
 
 
 @bp.get("/degree-courses/<int:degree_id>")
 def degree_detail(degree_id: int):
-    context = {"degree": catalog.get_degree_course(degree_id)}
     if _without_session():
-        return _visitor_page("degree", current_language(), "courses/degree.html", context)
+        return _visitor_page(
+            "degree",
+            current_language(),
+            "courses/degree.html",
+            lambda: {"degree": catalog.get_degree_course(degree_id)},
+        )
+    context = {"degree": catalog.get_degree_course(degree_id)}
     return render_template("courses/degree.html", csrf_token=page_csrf_token, **context)
 
 
@@ -125,9 +137,12 @@ def _list_query() -> CourseListQuery:
         return parse_input(CourseListQuery, args)
 
 
-def _visitor_page(name: str, language: str, template: str, context: dict[str, Any]) -> Response:
-    """The kept page, and this visitor's CSRF token where its buy form takes it."""
-    pieces = _kept_page(name, language, template, token_input=TOKEN_INPUT, **context)
+def _visitor_page(
+    name: str, language: str, template: str, context: Callable[[], dict[str, Any]]
+) -> Response:
+    """The kept page, and this visitor's CSRF token where its buy form takes it. `context` is
+    called only when the page is not kept yet (or for its 404)."""
+    pieces = _kept_page(name, language, template, context)
     if len(pieces) == 1:  # no form: the page is the same for every such visitor, bytes and all
         keep_for_everyone()
         return _html_response(pieces[0])
@@ -138,7 +153,9 @@ def _visitor_page(name: str, language: str, template: str, context: dict[str, An
 # --- what is kept ------------------------------------------------------------------------------
 
 
-def _kept_page(name: str, language: str, template: str, **context: Any) -> tuple[bytes, ...]:
+def _kept_page(
+    name: str, language: str, template: str, context: Callable[[], dict[str, Any]]
+) -> tuple[bytes, ...]:
     """The whole page for a visitor without a session, as bytes in pieces around TOKEN_INPUT.
     Everything it depends on besides the catalog is the language and the address (the language
     switch and the sign-in links come back to it)."""
@@ -150,7 +167,11 @@ def _kept_page(name: str, language: str, template: str, **context: Any) -> tuple
             request.path,
             request.query_string.decode("latin-1"),
         ),
-        lambda: tuple(_public(template, language, **context).encode().split(_TOKEN_INPUT_BYTES)),
+        lambda: tuple(
+            _public(template, language, token_input=TOKEN_INPUT, **context())
+            .encode()
+            .split(_TOKEN_INPUT_BYTES)
+        ),
     )
 
 
