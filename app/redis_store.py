@@ -28,6 +28,7 @@ class RedisStore:
 
     def init_app(self, app: Flask) -> None:
         url = app.config["REDIS_URL"]
+        self.embedded = False  # this app's, not an earlier app's of the same process
         client, raw = connect(app.config)
         try:
             client.ping()

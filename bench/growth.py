@@ -10,14 +10,16 @@ orders of the demo student) and `growth_bench` (the same plus, at scale 1, 10,00
 50,000 students and 1,000,000 orders with ~1.4M lines, bulk-loaded by bench/growth_data.py
 in a few minutes). Both are kept between runs (`growth_meta` records the scale; `--rebuild`
 makes them again); each run first brings them to the measured code's newest migration.
-Redis db 8 is flushed at the start.
+Redis dbs 8 (small) and 9 (big) are flushed at the start (`--redis-url` for another Redis).
 
 Every request is measured inside one process (the Flask test client, the production
 settings, `wsgi:app` of `--app-root`), one at a time: wall time per request (p50, p99), req/s
 of that single client (1000 / mean ms), and the SQL statements each sent. Catalog reads are
 measured as cache misses (the catalog version is bumped before each request, outside the
 timing), which is what a crawler of 10k course pages meets. The export is one request reading
-its whole stream: seconds, rows and the process's peak RSS growth.
+its whole stream: seconds, rows and the process's peak RSS growth. The two stores' processes
+run side by side, each kind of request in `--rounds` slices taken by the stores in turn, so
+the shared machine's swings fall on both (`--rounds 1`: one store after the other).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from pathlib import Path
 from harness import ROOT, git_commit, machine
 
 SMALL, BIG = "growth_small", "growth_bench"
-REDIS_URL = "redis://127.0.0.1:6379/8"  # the growth helper's db (never 0 nor 15)
+# the growth helper's Redis db (never 0 nor 15); GROWTH_REDIS_URL or --redis-url: another
+REDIS_URL = os.environ.get("GROWTH_REDIS_URL", "redis://127.0.0.1:6379/8")
 FULL = {"courses": 10_000, "students": 50_000, "orders": 1_000_000}
 RESULTS = ROOT / "bench" / "results"
 STATE = Path(tempfile.gettempdir()) / "growth-bench"  # the app's instance folders
@@ -53,6 +56,13 @@ def _mariadb():
     return MariaDB(port=MARIADB_PORT)
 
 
+def _redis_url(database: str) -> str:
+    """REDIS_URL's database for the small store, the next one for the big store: the two
+    measuring processes run side by side and must not share a catalog version."""
+    base, _, number = REDIS_URL.rpartition("/")
+    return f"{base}/{int(number or 0) + (database == BIG)}"
+
+
 def _env(database: str, app_root: Path) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "TEST_"))}
     return {
@@ -62,7 +72,7 @@ def _env(database: str, app_root: Path) -> dict[str, str]:
         "PAYMENT_SANDBOX": "0",
         "PUBLIC_BASE_URL": "http://127.0.0.1:8000",  # never contacted
         "DATABASE_URL": _mariadb().url(database),
-        "REDIS_URL": REDIS_URL,
+        "REDIS_URL": _redis_url(database),
         "INSTANCE_DIR": str(STATE / "instance"),
         "STATIC_INDEX_DIR": str(STATE / "generated"),
         "UPLOAD_FOLDER": str(STATE / "uploads"),
@@ -139,7 +149,31 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure_here(store: str, requests: int, skip: set[str], budget: float) -> dict:
+def _reply(found: dict) -> None:
+    print("@@" + json.dumps(found), flush=True)
+
+
+def summary(got: dict) -> dict:
+    """A kind's samples as the table shows them."""
+    times = got["times"]
+    mean = statistics.fmean(times)
+    return {
+        "path": got["path"],
+        "status": got["status"],
+        "n": len(times),
+        "rps": round(1000 / mean, 1),
+        "mean_ms": round(mean, 2),
+        "p50_ms": round(_percentile(times, 0.5), 2),
+        "p99_ms": round(_percentile(times, 0.99), 2),
+        "statements": round(statistics.fmean(got["counts"]), 1),
+        "statements_max": max(got["counts"]),
+        "sql_ms": round(statistics.median(got["sql_ms"]), 2),
+    }
+
+
+def measure_here(
+    store: str, requests: int, skip: set[str], budget: float, serve: bool = False
+) -> dict:
     """Inside the app's root with its environment: every request of the issue's table."""
     sys.path.insert(0, os.getcwd())
     from sqlalchemy import event, select
@@ -202,6 +236,7 @@ def measure_here(store: str, requests: int, skip: set[str], budget: float) -> di
             lambda i: f"/api/v1/courses/{course_ids[i % len(course_ids)]}",
             True,
         ),
+        ("page_1", client, lambda i: "/api/v1/courses?page=1", True),  # page_500's yardstick
         ("page_500", client, lambda i: "/api/v1/courses?page=500", True),
         ("popular_sort", client, lambda i: listed.format("popular", 1 + i % pages), True),
         ("staff_orders_list", staff, lambda i: "/admin/orders/", False),
@@ -210,14 +245,16 @@ def measure_here(store: str, requests: int, skip: set[str], budget: float) -> di
         ("staff_dashboard", staff, lambda i: "/admin/", False),
         ("student_orders", client, lambda i: "/api/v1/orders?per_page=12", False),
     ]
-    results: dict[str, dict] = {}
-    for name, who, path, miss in plan:
+    by_name = {name: (who, path, miss) for name, who, path, miss in plan}
+
+    def run(name: str, first: int, count: int, budget_left: float) -> dict:
+        """Requests first..first+count-1 of one kind (or fewer, once `budget_left` s are
+        spent): their raw samples."""
+        who, path, miss = by_name[name]
         headers = bearer if name == "student_orders" else {}
-        if name in skip:
-            continue
-        times, counts, sql_ms, status = [], [], [], None
+        got: dict = {"path": path(0), "times": [], "counts": [], "sql_ms": [], "status": None}
         spent = 0.0
-        for i in range(requests):
+        for i in range(first, first + count):
             if miss:
                 bump()
             del statements[:]
@@ -226,27 +263,28 @@ def measure_here(store: str, requests: int, skip: set[str], budget: float) -> di
             response = who.get(path(i), headers=headers)
             response.get_data()
             elapsed = time.perf_counter() - start
-            status = response.status_code
-            times.append(elapsed * 1000)
-            counts.append(len(statements))
-            sql_ms.append(sql_time[0] * 1000)
+            got["status"] = response.status_code
+            got["times"].append(elapsed * 1000)
+            got["counts"].append(len(statements))
+            got["sql_ms"].append(sql_time[0] * 1000)
             spent += elapsed
-            if spent > budget:
+            if spent > budget_left:
                 break
-        mean = statistics.fmean(times)
-        results[name] = {
-            "path": path(0),
-            "status": status,
-            "n": len(times),
-            "rps": round(1000 / mean, 1),
-            "mean_ms": round(mean, 2),
-            "p50_ms": round(_percentile(times, 0.5), 2),
-            "p99_ms": round(_percentile(times, 0.99), 2),
-            "statements": round(statistics.fmean(counts), 1),
-            "statements_max": max(counts),
-            "sql_ms": round(statistics.median(sql_ms), 2),
-        }
-        print(f"  {store:5s} {name:22s} {results[name]}", file=sys.stderr, flush=True)
+        return got
+
+    kinds = [name for name, *_ in plan if name not in skip]
+    results: dict[str, dict] = {}
+    if serve:  # the parent interleaves the two stores' requests: commands on stdin
+        _reply({"kinds": kinds})
+        for line in sys.stdin:
+            command = json.loads(line)
+            if command["op"] != "run":
+                break
+            _reply(run(command["kind"], command["first"], command["count"], command["budget"]))
+    else:
+        for name in kinds:
+            results[name] = summary(run(name, 0, requests, budget))
+            print(f"  {store:5s} {name:22s} {results[name]}", file=sys.stderr, flush=True)
 
     # The dashboard's best-seller count itself (a job since this work; per view before).
     with app.app_context():
@@ -287,25 +325,101 @@ def measure_here(store: str, requests: int, skip: set[str], budget: float) -> di
 # --- the run ----------------------------------------------------------------------------------
 
 
+def _child(database: str, store: str, app_root: Path, args, *extra: str) -> list[str]:
+    return [
+        sys.executable, str(Path(__file__).resolve()), "--child", store,
+        "--requests", str(args.requests), "--budget", str(args.budget),
+        "--skip", ",".join(args.skip), *extra,
+    ]  # fmt: skip
+
+
+def _replies(lines) -> dict:
+    for line in lines:
+        if line.startswith("@@"):
+            return json.loads(line[2:])
+    raise SystemExit("a measuring process ended without an answer")
+
+
 def run_child(database: str, store: str, app_root: Path, args) -> dict:
-    skip = ",".join(args.skip)
     done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", store,
-         "--requests", str(args.requests), "--budget", str(args.budget), "--skip", skip],
+        _child(database, store, app_root, args),
         cwd=app_root,
         env=_env(database, app_root),
         stdout=subprocess.PIPE,
         text=True,
-    )  # fmt: skip
+    )
     if done.returncode != 0:
         raise SystemExit(f"measuring {store} failed")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return _replies(done.stdout.splitlines())
+
+
+def run_interleaved(databases: dict[str, str], app_root: Path, args) -> dict[str, dict]:
+    """Both stores' processes side by side: each kind of request runs in `--rounds` slices,
+    small and big in turn (which goes first alternating), so a busy minute on the shared
+    machine falls on both stores rather than on one; then each finishes on its own (the
+    best-seller count, the export)."""
+    procs = {
+        name: subprocess.Popen(
+            _child(database, name, app_root, args, "--serve"),
+            cwd=app_root,
+            env=_env(database, app_root),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for name, database in databases.items()
+    }
+
+    def ask(name: str, command: dict | None = None) -> dict:
+        proc = procs[name]
+        if command is not None:
+            proc.stdin.write(json.dumps(command) + "\n")
+            proc.stdin.flush()
+        return _replies(iter(proc.stdout.readline, ""))
+
+    try:
+        names = list(procs)
+        kinds = {name: ask(name)["kinds"] for name in names}[names[0]]  # each says it is ready
+        got = {name: {} for name in names}
+        per_round = max(1, -(-args.requests // args.rounds))
+        for kind in kinds:
+            for r in range(args.rounds):
+                for name in names if r % 2 == 0 else names[::-1]:
+                    so_far = got[name].get(kind)
+                    spent = sum(so_far["times"]) / 1000 if so_far else 0.0
+                    if spent > args.budget:
+                        continue
+                    command = {"op": "run", "kind": kind, "first": r * per_round}
+                    command |= {"count": per_round, "budget": args.budget - spent}
+                    part = ask(name, command)
+                    if so_far is None:
+                        got[name][kind] = part
+                    else:
+                        for key in ("times", "counts", "sql_ms"):
+                            so_far[key] += part[key]
+                        so_far["status"] = part["status"]
+            for name in names:
+                found = summary(got[name][kind])
+                print(f"  {name:5s} {kind:22s} {found}", file=sys.stderr, flush=True)
+        results = {}
+        for name in names:
+            results[name] = {kind: summary(got[name][kind]) for kind in kinds}
+            results[name].update(ask(name, {"op": "finish"}))
+            procs[name].stdin.close()
+            if procs[name].wait() != 0:
+                raise SystemExit(f"measuring {name} failed")
+        return results
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
 
 
 TABLE = [
     ("price_sort_pages", "GET /api/v1/courses?sort=price_asc, many pages (miss)"),
     ("search_q", "GET /api/v1/courses?q=<words> (miss)"),
     ("course_detail_miss", "course detail (miss)"),
+    ("page_1", "GET /api/v1/courses?page=1 (miss)"),
     ("page_500", "GET /api/v1/courses?page=500 (miss)"),
     ("popular_sort", "GET /api/v1/courses?sort=popular (miss)"),
     ("staff_orders_list", "staff /admin/orders/"),
@@ -320,7 +434,7 @@ def report(results: dict[str, dict]) -> None:
     small, big = results.get("small", {}), results.get("big", {})
     print()
     head = f"{'rps':>10s} {'p99 ms':>8s} {'SQL':>5s} {'SQL ms':>6s}"
-    print(f"{'request (small, then big)':52s} {head} {head} {'big/small':>9s}")
+    print(f"{'request (small, then big)':52s} {head} {head} {'big/small':>9s} {'p50 b/s':>7s}")
     for key, label in TABLE:
         s, b = small.get(key), big.get(key)
 
@@ -334,7 +448,8 @@ def report(results: dict[str, dict]) -> None:
             )
 
         ratio = f"{s['mean_ms'] and b['mean_ms'] / s['mean_ms']:9.2f}" if s and b else f"{'—':>9s}"
-        print(f"{label:52s} {cols(s)} {cols(b)[1:]} {ratio}")
+        median = f"{b['p50_ms'] / s['p50_ms']:7.2f}" if s and b and s["p50_ms"] else f"{'—':>7s}"
+        print(f"{label:52s} {cols(s)} {cols(b)[1:]} {ratio} {median}")
     for name in ("small", "big"):
         extra = results.get(name, {})
         if "export_csv" in extra:
@@ -355,27 +470,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=30.0, help="seconds per kind (30)")
     parser.add_argument("--skip", type=lambda s: set(filter(None, s.split(","))), default=set())
     parser.add_argument("--mariadb-port", type=int, help="MariaDB's port (3306)")
+    parser.add_argument("--redis-url", help="Redis for the app (redis://127.0.0.1:6379/8)")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="slices of each kind, stores in turn (5; 1: apart)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.mariadb_port:  # children get it through DATABASE_URL
         global MARIADB_PORT
         MARIADB_PORT = args.mariadb_port
+    if args.redis_url:  # likewise through REDIS_URL
+        global REDIS_URL
+        REDIS_URL = args.redis_url
 
     if args.child:
-        found = measure_here(args.child, args.requests, args.skip, args.budget)
-        print(json.dumps(found))
+        _reply(measure_here(args.child, args.requests, args.skip, args.budget, args.serve))
         return 0
 
     sizes = {k: max(1, round(v * args.scale)) for k, v in FULL.items()}
     stores = {"small": (SMALL, {"courses": 0, "students": 0, "orders": 20}), "big": (BIG, sizes)}
     wanted = [s for s in args.stores.split(",") if s]
     app_root = args.app_root.resolve()
+    sys.path.insert(0, str(app_root))  # growth_data uses the measured code's app.models
     built = {name: build(*stores[name], args.rebuild, app_root) for name in wanted}
     if args.build_only:
         return 0
     import redis
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    for database in (SMALL, BIG):
+        redis.Redis.from_url(_redis_url(database)).flushdb()
     results: dict[str, dict] = {}
     for name in wanted:
         database = stores[name][0]
@@ -383,7 +507,11 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             _flask(database, app_root, "db", "upgrade")
             print(f"{database}: db upgrade {time.monotonic() - started:.0f} s")
-        results[name] = run_child(database, name, app_root, args)
+    if len(wanted) > 1 and args.rounds > 1:
+        results = run_interleaved({name: stores[name][0] for name in wanted}, app_root, args)
+    else:
+        for name in wanted:
+            results[name] = run_child(stores[name][0], name, app_root, args)
     report(results)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"growth-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.json"

@@ -112,8 +112,13 @@ def build(conn, *, courses: int, students: int, orders: int, log=print) -> dict[
         details.append((pid, 10 + n % 40, f"{name}!", "", "why", "<p>what</p>", "career", "none"))
         if teachers:
             teacher_rows.append((pid, rng.choice(teachers)))
-    insert(cur, "products", ["id", "item_type", "name", "brief", "course_img", "status",
-                             "sort_order", "created_at", "updated_at"], products)  # fmt: skip
+    product_cols = ["id", "item_type", "name", "brief", "course_img", "status", "sort_order",
+                    "created_at", "updated_at"]  # fmt: skip
+    cur.execute("SHOW COLUMNS FROM products LIKE 'search_text'")
+    if cur.fetchall():  # NOT NULL from 0005 on: filled by derived_columns() below
+        product_cols.append("search_text")
+        products = [(*row, "") for row in products]
+    insert(cur, "products", product_cols, products)
     insert(cur, "courses", ["id", "slug", "course_type", "level", "period", "category_id"],
            course_rows)  # fmt: skip
     insert(cur, "course_details", ["course_id", "hours", "slogan", "video_brief_link",
@@ -139,8 +144,13 @@ def build(conn, *, courses: int, students: int, orders: int, log=print) -> dict[
                     (chapter_id, position, f"{number}.{position}", "video", "", 600, position == 1)
                 )
     insert(cur, "course_chapters", ["id", "course_id", "number", "name", "summary"], chapters)
-    insert(cur, "course_sections", ["chapter_id", "position", "name", "section_type", "link",
-                                    "duration", "free_trial"], sections)  # fmt: skip
+    section_cols = ["chapter_id", "position", "name", "section_type", "link", "duration",
+                    "free_trial"]  # fmt: skip
+    cur.execute("SHOW COLUMNS FROM course_sections LIKE 'content'")
+    if cur.fetchall():  # a lesson's text, NOT NULL from 0003 on
+        section_cols.append("content")
+        sections = [(*row, "") for row in sections]
+    insert(cur, "course_sections", section_cols, sections)
     conn.commit()
     step(f"{courses} courses, {len(policies)} policies, {len(sections)} sections")
 

@@ -287,8 +287,15 @@ class Cluster:
             [
                 str(VENV_BIN / "gunicorn"),
                 "--no-control-socket",
+                # Threads: a worker tells the arbiter it is alive while one of them streams a
+                # long answer (a staff CSV of a million orders, ~1 min), which a sync worker
+                # cannot: --timeout would cut the download at 30 s.
+                "--worker-class",
+                "gthread",
                 "--workers",
-                "3",
+                "2",
+                "--threads",
+                "4",
                 "--bind",
                 f"127.0.0.1:{self.ports[name]}",
                 "--timeout",

@@ -9,6 +9,8 @@ a spreadsheet would run as a formula. (Refunds have their own page.)
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -16,21 +18,29 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app, url_for
+from flask import Response, current_app, stream_with_context, url_for
 from flask_admin import Admin
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, BooleanEqualFilter, FilterEqual
 from flask_admin.model import filters as admin_filters
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
+from werkzeug.utils import secure_filename
 
 from app.admin import admin_endpoint
 from app.admin.base import IdEqualFilter, ReadOnlyModelView, user_link
 from app.admin.labels import ITEM_TYPES
 from app.extensions import db
-from app.models import CouponRecord, Order, OrderStatus, PaymentEvent, PaymentMethod, User
+from app.models import (
+    CouponRecord,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentEvent,
+    PaymentMethod,
+    User,
+)
 from app.money import money_label
 
 STATUS_CHOICES = [
@@ -171,19 +181,11 @@ def _money(view: Any, context: Any, model: Any, name: str) -> str:
     return "" if value is None else money_label(value)
 
 
-def _username(view: Any, context: Any, model: Any, name: str) -> str:
-    return model.user.username if model.user is not None else ""
-
-
 def _order_link(view: Any, context: Any, model: PaymentEvent, name: str) -> Markup | str:
     if model.order is None:
         return ""
     url = view.get_url(admin_endpoint("orders") + ".details_view", id=model.order_id)
     return Markup('<a href="{}">{}</a>').format(url, model.order.order_no)
-
-
-def _items(view: Any, context: Any, model: Order, name: str) -> str:
-    return "; ".join(f"{line.product_name} ({line.valid_period_text})" for line in model.lines)
 
 
 ORDER_LIST_FORMATTERS = {
@@ -194,6 +196,26 @@ ORDER_LIST_FORMATTERS = {
     "discount_amount": _money,
     "actual_amount": _money,
 }
+
+
+# The exported columns (OrderView.column_export_list): `username` is the student's, `items`
+# the order's lines; the rest are the order's own columns (export_rows reads them so).
+EXPORT_COLUMNS = (
+    "order_no",
+    "username",
+    "status",
+    "payment_method",
+    "original_amount",
+    "discount_amount",
+    "actual_amount",
+    "created_at",
+    "paid_at",
+    "closed_at",
+    "refunded_at",
+    "trade_no",
+    "needs_refund",
+    "items",
+)
 
 
 class OrderView(ReadOnlyModelView):
@@ -273,27 +295,7 @@ class OrderView(ReadOnlyModelView):
 
     can_export = True
     export_types = ["csv"]
-    column_export_list = (
-        "order_no",
-        "username",
-        "status",
-        "payment_method",
-        "original_amount",
-        "discount_amount",
-        "actual_amount",
-        "created_at",
-        "paid_at",
-        "closed_at",
-        "refunded_at",
-        "trade_no",
-        "needs_refund",
-        "items",
-    )
-    column_formatters_export = {
-        "username": _username,
-        "items": _items,
-    }
-    column_type_formatters_export = EXPORT_TYPES
+    column_export_list = EXPORT_COLUMNS
 
     # No COUNT(*) over every order for each list page: "previous / next" pages instead.
     simple_list_pager = True
@@ -317,19 +319,37 @@ class OrderView(ReadOnlyModelView):
                 count_query = count_query.filter(condition)
         return query, count_query, joins, count_joins
 
-    def _export_data(self) -> tuple[int | None, Any]:
-        """The list as searched and filtered, newest first, read 500 orders at a time (with
-        their students and lines) by their place in ix_orders_created, each batch let go of
-        once written: memory stays flat however many orders there are."""
+    def _export_csv(self, return_url: Any) -> Any:
+        """The list as searched and filtered, newest first, as CSV: streamed in chunks of about
+        EXPORT_CHUNK bytes, read EXPORT_BATCH orders at a time by their place in
+        ix_orders_created as plain rows (no ORM objects, no per-cell formatter lookup), so
+        memory stays flat and a million orders take about a minute, not a quarter of an hour
+        (bench/README.md, "Cost of growth")."""
         args = self._get_list_extra_args()
         _, query = self.get_list(
             0, None, False, args.search, args.filters, execute=False, page_size=0
         )
-        return None, export_batches(query.order_by(None))
+        titles = [str(label) for _, label in self._export_columns]  # EXPORT_COLUMNS'
+        rows = export_rows(query.whereclause)
 
-    def get_export_value(self, model: Order, name: str) -> Any:
-        value = super().get_export_value(model, name)
-        return spreadsheet_safe(value) if isinstance(value, str) else value
+        def generate() -> Iterator[str]:
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(titles)
+            for row in rows:
+                writer.writerow(row)
+                if out.tell() >= EXPORT_CHUNK:
+                    yield out.getvalue()
+                    out.seek(0)
+                    out.truncate()
+            yield out.getvalue()
+
+        name = secure_filename(self.get_export_name(export_type="csv"))
+        return Response(
+            stream_with_context(generate()),
+            headers={"Content-Disposition": f"attachment;filename={name}"},
+            mimetype="text/csv",
+        )
 
     def get_export_name(self, export_type: str = "csv") -> str:
         return f"orders-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}.{export_type}"
@@ -375,7 +395,8 @@ class OrderView(ReadOnlyModelView):
 
 
 ORDER_NO = re.compile(r"[0-9]{1,20}")
-EXPORT_BATCH = 500
+EXPORT_BATCH = 2000  # orders a query
+EXPORT_CHUNK = 64 * 1024  # characters of CSV handed to the server at a time
 USER_IDS = 1000  # a username prefix matching more users is searched with a subquery
 
 
@@ -399,30 +420,51 @@ def order_search(search: str) -> Any:
     return by_user
 
 
-def export_batches(query: Any) -> Iterator[Order]:
-    """Every order of `query`, newest first (created_at, id), EXPORT_BATCH at a time; each
-    batch is dropped from the session once handed out."""
+def export_cell(value: Any) -> str:
+    """One exported value as EXPORT_TYPES writes it, a text made spreadsheet-safe."""
+    if isinstance(value, str):
+        return spreadsheet_safe(value)
+    formatter = EXPORT_TYPES.get(type(value))
+    return str(value) if formatter is None else formatter(None, value, "")
+
+
+def export_rows(where: Any) -> Iterator[list[str]]:
+    """Every order matching `where` (None: all), newest first (created_at, id), as CSV cells in
+    EXPORT_COLUMNS' order: EXPORT_BATCH orders a query, with their students' names joined and
+    their lines read in one more query per batch."""
+    own = [getattr(Order, name) for name in EXPORT_COLUMNS if name not in ("username", "items")]
+    stmt = select(Order.id, Order.created_at, User.username, *own).outerjoin(
+        User, User.id == Order.user_id
+    )
+    if where is not None:
+        stmt = stmt.where(where)
+    stmt = stmt.order_by(Order.created_at.desc(), Order.id.desc()).limit(EXPORT_BATCH)
     after: tuple[Any, Any] | None = None
     while True:
-        page = query.order_by(Order.created_at.desc(), Order.id.desc())
+        page = stmt
         if after is not None:
-            page = page.filter(
+            page = stmt.where(
                 or_(
                     Order.created_at < after[0],
                     and_(Order.created_at == after[0], Order.id < after[1]),
                 )
             )
-        batch = page.limit(EXPORT_BATCH).all()
+        batch = db.session.execute(page).all()
         if not batch:
             return
-        yield from batch
-        after = (batch[-1].created_at, batch[-1].id)
-        keep = current_user._get_current_object() if current_user else None
-        for order in batch:
-            if order.user is not None and order.user is not keep and order.user in db.session:
-                db.session.expunge(order.user)
-            if order in db.session:
-                db.session.expunge(order)
+        items: dict[int, list[str]] = {}
+        for order_id, name, period in db.session.execute(
+            select(OrderLine.order_id, OrderLine.product_name, OrderLine.valid_period_text)
+            .where(OrderLine.order_id.in_([row[0] for row in batch]))
+            .order_by(OrderLine.order_id, OrderLine.id)
+        ):
+            items.setdefault(order_id, []).append(f"{name} ({period})")
+        for order_id, _created, username, *values in batch:
+            cells = [export_cell(v) for v in values]
+            cells.insert(1, spreadsheet_safe(username or ""))
+            cells.append(spreadsheet_safe("; ".join(items.get(order_id, ()))))
+            yield cells
+        after = (batch[-1][1], batch[-1][0])
         if len(batch) < EXPORT_BATCH:
             return
 

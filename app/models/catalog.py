@@ -18,6 +18,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    column,
+    desc,
     event,
 )
 from sqlalchemy.engine import Dialect
@@ -99,7 +101,27 @@ class Product(db.Model):
         CheckConstraint(_in("item_type", ItemType), name="item_type"),
         CheckConstraint(_in("status", ProductStatus), name="status"),
         Index("ix_products_status_sort", "status", "sort_order", "id"),
-        Index("ix_products_status_price", "status", "sort_price", "sort_order", "id"),
+        # The course list (services/catalog.py) reads its count and its page's ids from one of
+        # these alone, in the sort's own order, however deep the page: never the courses table.
+        Index("ix_products_course_sort", "status", "item_type", "sort_order", "id"),
+        Index("ix_products_course_price", "status", "item_type", "sort_price", "sort_order", "id"),
+        Index(
+            "ix_products_course_price_desc",
+            "status",
+            "item_type",
+            desc(column("sort_price")),  # dearest first, ties by sort_order, id ascending
+            "sort_order",
+            "id",
+        ),
+        Index(
+            "ix_products_course_popular",
+            "status",
+            "item_type",
+            desc(column("students")),  # most students first, ties by sort_order, id ascending
+            "sort_order",
+            "id",
+        ),
+        Index("ix_products_course_newest", "status", "item_type", "created_at", "id"),
         Index("ft_products_search", "search_text", mysql_prefix="FULLTEXT"),
     )
 

@@ -23,6 +23,7 @@ from app.models import (
     CourseCategory,
     CourseChapter,
     DegreeCourse,
+    ItemType,
     PricePolicy,
     Product,
     ProductStatus,
@@ -154,16 +155,25 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filtered_courses(query: CourseQuery, columns: Any = Course) -> Select:
-    stmt = select(columns).where(Course.status == ProductStatus.ONLINE)
-    if query.category_id:
-        stmt = stmt.where(Course.category_id == query.category_id)
-    if query.level:
-        stmt = stmt.where(Course.level == query.level)
+def _listed(query: CourseQuery) -> Select:
+    """The ids of the courses the list shows, filtered and not yet ordered: from `products`
+    alone, whose ix_products_course_* indexes hold the status, the item type and every sort's
+    keys, so the count and a page at any depth are read from an index (no row, no join);
+    `courses` is joined only for a category or a level."""
+    stmt = select(Product.id).where(
+        Product.status == ProductStatus.ONLINE, Product.item_type == ItemType.COURSE
+    )
+    if query.category_id or query.level:
+        courses = Course.__table__
+        stmt = stmt.join(courses, courses.c.id == Product.id)
+        if query.category_id:
+            stmt = stmt.where(courses.c.category_id == query.category_id)
+        if query.level:
+            stmt = stmt.where(courses.c.level == query.level)
     if query.q:
         pattern = _like(query.q)
         stmt = stmt.where(
-            or_(Course.name.ilike(pattern, escape="\\"), Course.brief.ilike(pattern, escape="\\"))
+            or_(Product.name.ilike(pattern, escape="\\"), Product.brief.ilike(pattern, escape="\\"))
         )
         # On MariaDB the FULLTEXT index finds the few rows the LIKE then checks (search.py).
         words = boolean_query(query.q)
@@ -188,17 +198,60 @@ def _ordered(stmt: Select, sort: str) -> Select:
     return stmt.order_by(Product.sort_order, Product.id)
 
 
+def _count(query: CourseQuery) -> int:
+    return db.session.scalar(select(func.count()).select_from(_listed(query).subquery()))
+
+
+def _price_page(query: CourseQuery) -> tuple[int, list[int]]:
+    """A page of a price sort, read in the order of a price index: the priced courses first
+    (their count rides along with the total), then those with no price yet. The one
+    ORDER BY of _ordered() would begin with `sort_price IS NULL`, which no index holds, so
+    MariaDB sorted every course for each page."""
+    listed = _listed(query)
+    counted = listed.add_columns(Product.sort_price).subquery()
+    total, priced = db.session.execute(
+        select(func.count(), func.count(counted.c.sort_price))  # COUNT(x): x not NULL
+    ).one()
+    price = Product.sort_price.asc() if query.sort == "price_asc" else Product.sort_price.desc()
+    first = (query.page - 1) * query.per_page
+    ids: list[int] = []
+    if first < priced:
+        ids += db.session.scalars(
+            listed.where(Product.sort_price.is_not(None))
+            .order_by(price, Product.sort_order, Product.id)
+            .limit(query.per_page)
+            .offset(first)
+        )
+    if len(ids) < query.per_page and first + len(ids) < total:
+        ids += db.session.scalars(
+            listed.where(Product.sort_price.is_(None))
+            .order_by(Product.sort_order, Product.id)
+            .limit(query.per_page - len(ids))
+            .offset(max(0, first - priced))
+        )
+    return total, ids
+
+
 def _courses(query: CourseQuery) -> Entry:
     def build():
-        counted = _filtered_courses(query, Course.id).subquery()
-        total = db.session.scalar(select(func.count()).select_from(counted))
         # The page's ids first, from the index alone however far the offset (a deferred
         # join): then only those rows are read whole.
-        ids = db.session.scalars(
-            _ordered(_filtered_courses(query, Course.id), query.sort)
+        page_ids = (
+            _ordered(_listed(query), query.sort)
             .limit(query.per_page)
             .offset((query.page - 1) * query.per_page)
-        ).all()
+        )
+        if query.q:
+            # A search runs once, the total riding along on each row of the page (its
+            # FULLTEXT lookup is most of the cost); counted apart only past the last page.
+            rows = db.session.execute(page_ids.add_columns(func.count().over())).all()
+            ids = [row[0] for row in rows]
+            total = rows[0][1] if rows else 0 if query.page == 1 else _count(query)
+        elif query.sort in ("price_asc", "price_desc"):
+            total, ids = _price_page(query)
+        else:
+            total = _count(query)
+            ids = db.session.scalars(page_ids).all()
         found = (
             {
                 c.id: c

@@ -94,7 +94,7 @@ def init_app(app: Flask) -> None:
     store = app.extensions["redis_store"]
     app.config.setdefault("CATALOG_VERSION_WATCH", True)
     # The in-process stand-in tells nobody of changes: every request reads the version there.
-    if app.config["CATALOG_VERSION_WATCH"] and not store.embedded:
+    if app.config["CATALOG_VERSION_WATCH"] and not app.config["REDIS_EMBEDDED"]:
         app.extensions[VERSION_WATCH] = VersionWatch(store.client)
     app.teardown_request(_forget_request_version)
     if not event.contains(Session, "after_flush", _note_catalog_change):
