@@ -458,6 +458,22 @@ def mariadb(services: Services) -> None:
 
 
 @pytest.fixture
+def redis_commands(monkeypatch) -> list[bytes]:
+    """Every command any Redis connection of this process sends from now on (the pool's,
+    pipelines, subscribers), as the bytes that go to Redis; clear it to start again."""
+    sent: list[bytes] = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, *args, **kwargs):
+        parts = [command] if isinstance(command, bytes | str) else command
+        sent.append(b"".join(p.encode() if isinstance(p, str) else bytes(p) for p in parts))
+        return original(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    return sent
+
+
+@pytest.fixture
 def real_redis(services: Services) -> None:
     if not services.redis:
         pytest.skip(services.why_not.get("redis", "no real Redis"))
