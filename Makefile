@@ -31,8 +31,12 @@ run: seed
 worker: install
 	$(BIN)/python worker.py
 
+# Two test processes (pytest-xdist; each has a database and a Redis db of its own), handed whole
+# files, slowest first (tests/conftest.py). TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/pytest --basetemp=.pytest_tmp $(PYTEST_ARGS)
+	$(BIN)/pytest --basetemp=.pytest_tmp -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		$(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -10,6 +10,7 @@ queue when its time comes, and a job that has used up its retries stays in the f
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from typing import Any
@@ -65,23 +66,38 @@ def start_cron(connection, queue_name: str) -> threading.Thread:
     return thread
 
 
+def seconds(variable: str, default: int) -> int:
+    """One of the worker's timings: from the environment (docs/operations.md) or its default."""
+    return int(os.environ.get(variable) or default)
+
+
 # RQ waits for a job with a blocking pop of `worker_ttl - 15` seconds; the app's Redis clients
 # give up on any reply after REDIS_SOCKET_TIMEOUT (3 s), which would cut every such wait short
 # ("Timeout reading from socket", then RQ backs off for up to a minute before listening again).
-# The worker listens on a connection of its own whose timeout outlasts the wait.
-WORKER_TTL = 35  # a 20 s wait for a job, then a heartbeat
-WORKER_SOCKET_TIMEOUT = 30
+# The worker listens on a connection of its own whose timeout outlasts the wait by 10 s.
+WORKER_TTL = seconds("WORKER_TTL", 35)  # a 20 s wait for a job, then a heartbeat
+WORKER_SOCKET_TIMEOUT = max(WORKER_TTL - 15, 1) + 10
 # A job whose worker was killed outright stays "started" until its heartbeat (every
-# JOB_MONITORING seconds, valid 60 s longer) lapses and a worker's maintenance (every
-# MAINTENANCE seconds; RQ's default is 10 minutes) hands it to its retries: about 70-100 s.
-JOB_MONITORING = 10
-MAINTENANCE = 30
+# JOB_MONITORING seconds, valid HEARTBEAT_GRACE seconds longer) lapses and a worker's
+# maintenance (every MAINTENANCE seconds, between two waits for a job; RQ's default is 10
+# minutes) hands it to its retries: about 70-100 s with these defaults.
+JOB_MONITORING = seconds("WORKER_JOB_MONITORING", 10)
+MAINTENANCE = seconds("WORKER_MAINTENANCE", 30)
+HEARTBEAT_GRACE = seconds("WORKER_HEARTBEAT_GRACE", 60)  # RQ's own
 
 
 class AppWorker(Worker):
     """Forks a work horse per job; the horse must not reuse the parent's DB connections."""
 
     flask_app = None
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """As RQ's (until the next heartbeat, or the job's timeout when sooner), with
+        HEARTBEAT_GRACE seconds to spare where RQ has a fixed 60."""
+        until_next = self.job_monitoring_interval
+        if job.timeout and job.timeout > 0:
+            until_next = min(job.timeout - working_time, until_next)
+        return int(until_next) + HEARTBEAT_GRACE
 
     def main_work_horse(self, *args, **kwargs):
         with self.flask_app.app_context():

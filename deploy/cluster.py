@@ -12,7 +12,8 @@ test. The app runs with DATABASE_REPLICA_URL and REDIS_SENTINELS, as in producti
 Ports (override with the environment): CLUSTER_HTTP_PORT (5180; app servers on the next two),
 CLUSTER_DB_PORT (3450; the replica on the next), CLUSTER_REDIS_PORT (6450; the replica on the
 next), CLUSTER_SENTINEL_PORT (26450; three from there). Settings passed to the app as they are:
-CAPTCHA_ENABLED, RATELIMIT_ENABLED, ORDER_PAYMENT_TIMEOUT_MINUTES.
+CAPTCHA_ENABLED, RATELIMIT_ENABLED, ORDER_PAYMENT_TIMEOUT_MINUTES, and the workers' timings
+WORKER_TTL, WORKER_JOB_MONITORING, WORKER_HEARTBEAT_GRACE, WORKER_MAINTENANCE (worker.py).
 """
 
 from __future__ import annotations
@@ -38,6 +39,16 @@ DB_NAME = "luffy"
 DB_USER, DB_PASSWORD = "luffy", "luffy-cluster"
 REPL_USER, REPL_PASSWORD = "repl", "repl-cluster"
 APT_PACKAGES = ("nginx", "mariadb-server", "redis-server")
+# Settings of the app and its workers taken from the environment as they are.
+PASSED = (
+    "CAPTCHA_ENABLED",
+    "RATELIMIT_ENABLED",
+    "ORDER_PAYMENT_TIMEOUT_MINUTES",
+    "WORKER_TTL",
+    "WORKER_JOB_MONITORING",
+    "WORKER_HEARTBEAT_GRACE",
+    "WORKER_MAINTENANCE",
+)
 
 
 def say(*words: object) -> None:
@@ -255,7 +266,7 @@ class Cluster:
             "DB_READ_TIMEOUT": "15",
             "PYTHONUNBUFFERED": "1",
         }
-        for passed in ("CAPTCHA_ENABLED", "RATELIMIT_ENABLED", "ORDER_PAYMENT_TIMEOUT_MINUTES"):
+        for passed in PASSED:
             if os.environ.get(passed):
                 env[passed] = os.environ[passed]
         return env

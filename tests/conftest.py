@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pymysql
 import pytest
@@ -33,8 +35,13 @@ from sqlalchemy.pool import NullPool
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
-# One database per test process, so that two runs side by side never share one.
-MARIADB_DEFAULT = "mysql+pymysql://root@127.0.0.1:3306/luffy_test_{worker}_{pid}?charset=utf8mb4"
+# One database per test process, so that two runs side by side never share one. No TLS on
+# loopback: PyMySQL (1.2) otherwise prepares it for every connection ("preferred"), loading the
+# system's CA certificates each time (~30 ms), and the tests make a connection or two per test.
+MARIADB_DEFAULT = (
+    "mysql+pymysql://root@127.0.0.1:3306/luffy_test_{worker}_{pid}"
+    "?charset=utf8mb4&ssl_disabled=true"
+)
 REDIS_DEFAULT = "redis://127.0.0.1:6379/{db}"
 
 
@@ -54,6 +61,10 @@ def _mariadb_url() -> tuple[str | None, str]:
     parsed = make_url(url)
     if not parsed.drivername.startswith("mysql"):
         return url, ""
+    if os.environ.get("TEST_DATABASE_URL") and WORKER != "main":
+        # Each xdist process empties its database between tests: a database of its own.
+        parsed = parsed.set(database=f"{parsed.database}_{WORKER}")
+        url = parsed.render_as_string(hide_password=False)
     try:
         conn = pymysql.connect(
             host=parsed.host or "127.0.0.1",
@@ -86,10 +97,25 @@ def _drop_mariadb(url: str) -> None:
             cur.execute(f"DROP DATABASE IF EXISTS `{parsed.database}`")
 
 
+BENCH_REDIS_DB = 14  # bench/'s default (bench/README.md)
+
+
+def redis_db_number(worker: str, first: int = 15) -> int:
+    """The Redis db of a test process: `first` (15), then one less for each of xdist's gw1,
+    gw2, ...; never 0 (`make run`'s) nor 14 (bench/'s default)."""
+    index = int(worker[2:]) if worker.startswith("gw") else 0
+    numbers = [n for n in range(first, 0, -1) if n != BENCH_REDIS_DB] or [first]
+    return numbers[min(index, len(numbers) - 1)]
+
+
 def _redis_url() -> tuple[str, str]:
-    # Never db 0, which `make run` uses; each xdist worker gets a number of its own.
-    number = 15 - (int(WORKER[2:]) if WORKER.startswith("gw") else 0)
-    url = os.environ.get("TEST_REDIS_URL") or REDIS_DEFAULT.format(db=max(number, 1))
+    given = os.environ.get("TEST_REDIS_URL")
+    if given:  # its db for the first process, the next ones down for the others
+        parts = urlsplit(given)
+        first = int(parts.path.strip("/") or 0)
+        url = urlunsplit(parts._replace(path=f"/{redis_db_number(WORKER, first)}"))
+    else:
+        url = REDIS_DEFAULT.format(db=redis_db_number(WORKER))
     try:
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
     except redis.RedisError as exc:
@@ -174,11 +200,22 @@ REAL_COMMIT_FOLDERS = ("e2e", "integration", "cluster")
 TESTS = Path(__file__).parent
 
 
+# The folders whose tests take longest, run first (the rest in their own order): `make test`
+# hands whole files to two processes (pytest-xdist) in this order, so that the cluster test's
+# waits overlap the other tests and short files even out the end.
+SLOW_FIRST = ("cluster", "e2e", "integration", "fuzz")
+
+
+def _folder(item) -> str:
+    return Path(str(item.path)).relative_to(TESTS).parts[0]
+
+
 def pytest_collection_modifyitems(items) -> None:
     for item in items:
-        folder = Path(str(item.path)).relative_to(TESTS).parts[0]
-        if folder in REAL_COMMIT_FOLDERS:
+        if _folder(item) in REAL_COMMIT_FOLDERS:
             item.add_marker(REAL_COMMITS)
+    rank = {folder: place for place, folder in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(_folder(item), len(SLOW_FIRST)))
 
 
 @dataclass
@@ -421,6 +458,22 @@ def mariadb(services: Services) -> None:
 
 
 @pytest.fixture
+def redis_commands(monkeypatch) -> list[bytes]:
+    """Every command any Redis connection of this process sends from now on (the pool's,
+    pipelines, subscribers), as the bytes that go to Redis; clear it to start again."""
+    sent: list[bytes] = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, *args, **kwargs):
+        parts = [command] if isinstance(command, bytes | str) else command
+        sent.append(b"".join(p.encode() if isinstance(p, str) else bytes(p) for p in parts))
+        return original(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    return sent
+
+
+@pytest.fixture
 def real_redis(services: Services) -> None:
     if not services.redis:
         pytest.skip(services.why_not.get("redis", "no real Redis"))
@@ -456,20 +509,38 @@ def count_queries(app):
     return counting
 
 
-@pytest.fixture
-def sqlite_app(services: Services, tmp_path: Path):
-    """An app on a fresh SQLite file upgraded by the migrations, whatever the suite runs on."""
+@pytest.fixture(scope="session")
+def _sqlite_schema(services: Services, tmp_path_factory) -> Path:
+    """A SQLite file upgraded by the migrations, made once per run; `sqlite_app` copies it."""
     from flask_migrate import upgrade
 
     from app import create_app
+    from app.extensions import db
+
+    folder = tmp_path_factory.mktemp("sqlite-schema")
+    path = folder / "schema.sqlite3"
+    app = create_app(
+        test_config(services, folder, SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}"), env="testing"
+    )
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_app(services: Services, tmp_path: Path, _sqlite_schema: Path):
+    """An app on a fresh SQLite file upgraded by the migrations (a copy of the one file they
+    built for the run), whatever the suite runs on."""
+    from app import create_app
 
     path = Path(tempfile.mkdtemp(dir=tmp_path)) / "sqlite.db"
+    shutil.copyfile(_sqlite_schema, path)
     app = create_app(
         test_config(services, tmp_path, SQLALCHEMY_DATABASE_URI=f"sqlite:///{path}"),
         env="testing",
     )
     with app.app_context():
-        upgrade()
         yield app
         from app.extensions import db
 

@@ -1,7 +1,9 @@
 """Servers a fault test may break: a Redis of its own, and a "frozen" server (a port that
 accepts connections and never answers, as a server stopped with SIGSTOP does).
 
-Never the shared servers: these run on the faults helper's ports (6450-6459, 5150-5199)."""
+Never the shared servers: these run on the faults helper's ports (6450-6459, 5150-5199), each
+test process (pytest-xdist worker) in a part of each range of its own, so that two never pick
+the same free port at the same moment."""
 
 from __future__ import annotations
 
@@ -18,15 +20,38 @@ from collections.abc import Iterator
 import redis
 
 
-def free_port(low: int, high: int) -> int:
-    for port in range(low, high + 1):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+def own_share(low: int, high: int) -> range:
+    """This test process's part of the ports low..high: all of them without xdist, else an
+    equal slice per worker (gw0 the first)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or workers < 2:
+        return range(low, high + 1)
+    size = (high - low + 1) // workers
+    start = low + int(worker[2:]) % workers * size
+    return range(start, start + size)
+
+
+def is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_ports(low: int, high: int, count: int) -> int:
+    """The first of `count` consecutive free ports in this process's share of low..high."""
+    share = own_share(low, high)
+    for port in range(share.start, share.stop - count + 1):
+        if all(is_free(port + n) for n in range(count)):
             return port
-    raise RuntimeError(f"no free port in {low}-{high}")
+    raise RuntimeError(f"no {count} free ports in a row in {share.start}-{share.stop - 1}")
+
+
+def free_port(low: int, high: int) -> int:
+    return free_ports(low, high, 1)
 
 
 class OwnRedis:

@@ -171,21 +171,12 @@ def test_a_bump_by_an_earlier_release_is_seen_at_once(app, client):
     assert names(client) == ["After"]
 
 
-def test_a_warm_read_makes_one_redis_round_trip(app, client, monkeypatch):
+def test_a_warm_read_makes_one_redis_round_trip(app, client, request):
     course = CourseFactory()
     urls = ["/api/v1/courses", f"/api/v1/courses/{course.id}", "/courses", f"/courses/{course.id}"]
     for url in urls:
         client.get(url)
-    # Every command any connection sends (the pool's, pipelines), as the bytes that go to Redis.
-    sent: list[bytes] = []
-    original = redis.connection.AbstractConnection.send_packed_command
-
-    def counting(self, command, *args, **kwargs):
-        parts = [command] if isinstance(command, bytes | str) else command
-        sent.append(b"".join(p.encode() if isinstance(p, str) else bytes(p) for p in parts))
-        return original(self, command, *args, **kwargs)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    sent = request.getfixturevalue("redis_commands")  # from here on
     mget = redis.connection.Connection().pack_command("MGET", EPOCH_KEY, VERSION_KEY)[0]
     for url in urls:
         sent.clear()

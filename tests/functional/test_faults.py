@@ -148,7 +148,11 @@ def test_a_database_that_is_down_is_a_503_on_the_api_and_the_pages(make_app, cap
 
 def test_a_frozen_database_is_a_503_after_the_connect_timeout(make_app, caplog):
     with frozen_server() as port:
-        app = make_app(SQLALCHEMY_DATABASE_URI=mysql_url_on(port), DB_CONNECT_TIMEOUT=1)
+        # The server accepts the connection and never greets: PyMySQL waits for the greeting
+        # as for any reply, up to the read timeout.
+        app = make_app(
+            SQLALCHEMY_DATABASE_URI=mysql_url_on(port), DB_CONNECT_TIMEOUT=1, DB_READ_TIMEOUT=1
+        )
         caplog.clear()
         unavailable(app.test_client().get("/api/v1/courses/1"), "database")
     assert_logged_once(caplog, "database")

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 
 import pytest
-import redis
 from sqlalchemy import update
 
 from app.extensions import db
@@ -53,28 +52,14 @@ def watched(app_with):
         yield app, watch
 
 
-def commands_sent(monkeypatch) -> list[bytes]:
-    """Every command any connection of this process sends from now on, as bytes."""
-    sent: list[bytes] = []
-    original = redis.connection.AbstractConnection.send_packed_command
-
-    def counting(self, command, *args, **kwargs):
-        parts = [command] if isinstance(command, bytes | str) else command
-        sent.append(b"".join(p.encode() if isinstance(p, str) else bytes(p) for p in parts))
-        return original(self, command, *args, **kwargs)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
-    return sent
-
-
-def test_a_warm_read_sends_nothing_to_redis(watched, monkeypatch):
+def test_a_warm_read_sends_nothing_to_redis(watched, request):
     app, _ = watched
     client = app.test_client()
     course = CourseFactory()
     urls = ["/api/v1/courses", f"/api/v1/courses/{course.id}", "/courses", f"/courses/{course.id}"]
     for url in urls:
         assert client.get(url).status_code == 200
-    sent = commands_sent(monkeypatch)
+    sent = request.getfixturevalue("redis_commands")  # from here on
     for url in urls:
         assert client.get(url).status_code == 200
     assert [c for c in sent if b"catalog:" in c] == []
