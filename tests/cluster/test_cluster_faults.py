@@ -140,13 +140,20 @@ class Record:
             self.requests += 1
             counter = self.by_phase[phase]
             self.slowest[phase] = max(self.slowest.get(phase, 0.0), round(took, 2))
+            in_flight_at_the_kill = asked_at < self.killed_at + 2 <= asked_at + took + 2
             if response is None:
                 counter[f"client-{type(error).__name__}"] += 1
-                self.bad.append(f"{phase}: {method} {url}: {error!r}")
+                cut = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+                if in_flight_at_the_kill and isinstance(error, cut):
+                    # Its answer was being sent when its server was killed outright: nginx had
+                    # passed the headers on and can only cut the body short (the client asks
+                    # again, like after a 502).
+                    counter["cut short on the killed server"] += 1
+                else:
+                    self.bad.append(f"{phase}: {method} {url}: {error!r}")
                 return
             status = response.status_code
             counter[str(status)] += 1
-            in_flight_at_the_kill = asked_at < self.killed_at + 2 <= asked_at + took + 2
             if status == 502 and in_flight_at_the_kill:
                 # In flight on the server that was killed (nginx never sends a POST twice): the
                 # client tries again, with its Idempotency-Key for an order.
