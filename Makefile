@@ -36,6 +36,7 @@ worker: install
 TEST_WORKERS ?= 2
 test: install
 	$(BIN)/pytest --basetemp=.pytest_tmp -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		--durations=15 \
 		$(PYTEST_ARGS)
 
 lint: install
