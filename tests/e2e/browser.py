@@ -29,9 +29,14 @@ SCREENS_DIR = "SCREENS_DIR"
 
 def screenshot(page, name: str) -> str:
     """Keep a full-page screenshot as a test artefact: `$SCREENS_DIR/<name>.png`
-    (default `artifacts/screens/`, ignored by git), for people to look at after a run."""
+    (default `artifacts/screens/`, ignored by git), for people to look at after a run.
+    `SCREENSHOTS=0` takes none (CI: encoding full-page PNGs is a good part of the browser
+    tests' CPU, and nobody looks at them there); returns "" then."""
     import os
     from pathlib import Path
+
+    if os.environ.get("SCREENSHOTS") == "0":
+        return ""
 
     folder = Path(
         os.environ.get(SCREENS_DIR) or Path(__file__).parents[2] / "artifacts" / "screens"
