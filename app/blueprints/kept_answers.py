@@ -18,12 +18,13 @@ nothing is answered here, and the catalog's own change bumps every kept answer o
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, request
 
 from app.services import catalog_cache
 
+A = TypeVar("A")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 # Set by the view: the catalog version its answer was made from.
@@ -55,12 +56,13 @@ ADDRESS = (
 )
 
 
-def keep_for_everyone() -> None:
-    """This request's answer is what any visitor sending nothing personal gets here: it may be
-    kept and given to the next one, until the catalog changes."""
+def keep_for_everyone(answer: A) -> A:
+    """`answer` is what any visitor sending nothing personal gets here: it may be kept and
+    given to the next one, until the catalog changes. Returns `answer`."""
     version = catalog_cache.request_version()
     if version is not None:
         request.environ[KEEP] = version
+    return answer
 
 
 class KeptAnswers:
@@ -77,8 +79,7 @@ class KeptAnswers:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
         if environ.get("REQUEST_METHOD") != "GET" or any(environ.get(n) for n in PERSONAL):
             return self.wsgi_app(environ, start_response)
-        watch = self.app.extensions.get(catalog_cache.VERSION_WATCH)
-        version = watch.current() if watch is not None else None
+        version = catalog_cache.watched_version(self.app)
         if version is None:
             return self.wsgi_app(environ, start_response)
         key = tuple(environ.get(name) for name in ADDRESS)  # before anything below changes it

@@ -92,7 +92,6 @@ def init_app(app: Flask) -> None:
         app.config["CATALOG_LOCAL_ENTRIES"], max_age=app.config["CATALOG_CACHE_SECONDS"]
     )
     store = app.extensions["redis_store"]
-    app.config.setdefault("CATALOG_VERSION_WATCH", True)
     # The in-process stand-in tells nobody of changes: every request reads the version there.
     if app.config["CATALOG_VERSION_WATCH"] and not app.config["REDIS_EMBEDDED"]:
         app.extensions[VERSION_WATCH] = VersionWatch(store.client)
@@ -276,12 +275,16 @@ def _read_version() -> str:
         return catalog_version()
     version = g.get(REQUEST_VERSION)
     if version is None:
-        watch: VersionWatch | None = current_app.extensions.get(VERSION_WATCH)
-        version = watch.current() if watch is not None else None
-        if version is None:
-            version = catalog_version()
+        version = watched_version(current_app) or catalog_version()
         setattr(g, REQUEST_VERSION, version)
     return version
+
+
+def watched_version(app: Flask) -> str | None:
+    """`app`'s process's watched copy of the version; None without a watch, or while it cannot
+    vouch for one."""
+    watch: VersionWatch | None = app.extensions.get(VERSION_WATCH)
+    return watch.current() if watch is not None else None
 
 
 def request_version() -> str | None:

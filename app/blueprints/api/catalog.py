@@ -22,9 +22,7 @@ TAGS = ["catalog"]
 
 @api.route("/categories", summary="Course categories", tags=TAGS, response=list[CategoryOut])
 def list_categories():
-    answer = JSONData(catalog_reads.list_categories_json())
-    keep_for_everyone()
-    return answer
+    return keep_for_everyone(JSONData(catalog_reads.list_categories_json()))
 
 
 @api.route(
@@ -35,9 +33,7 @@ def list_categories():
     response=CoursePageOut,
 )
 def list_courses(query: CourseListQuery):
-    answer = JSONData(catalog_reads.list_courses_json(query.to_query()))
-    keep_for_everyone()
-    return answer
+    return keep_for_everyone(JSONData(catalog_reads.list_courses_json(query.to_query())))
 
 
 @api.route(
@@ -48,9 +44,7 @@ def list_courses(query: CourseListQuery):
     errors=(404,),
 )
 def get_course(course_id: int):
-    answer = JSONData(catalog_reads.get_course_json(course_id))
-    keep_for_everyone()
-    return answer
+    return keep_for_everyone(JSONData(catalog_reads.get_course_json(course_id)))
 
 
 @api.route(
@@ -61,9 +55,9 @@ def get_course(course_id: int):
     response=DegreePageOut,
 )
 def list_degree_courses(query: PageQuery):
-    answer = JSONData(catalog_reads.list_degree_courses_json(query.page, query.per_page))
-    keep_for_everyone()
-    return answer
+    return keep_for_everyone(
+        JSONData(catalog_reads.list_degree_courses_json(query.page, query.per_page))
+    )
 
 
 @api.route(
@@ -74,6 +68,4 @@ def list_degree_courses(query: PageQuery):
     errors=(404,),
 )
 def get_degree_course(degree_id: int):
-    answer = JSONData(catalog_reads.get_degree_course_json(degree_id))
-    keep_for_everyone()
-    return answer
+    return keep_for_everyone(JSONData(catalog_reads.get_degree_course_json(degree_id)))

@@ -145,8 +145,7 @@ def _visitor_page(
     called only when the page is not kept yet (or for its 404)."""
     pieces = _kept_page(name, language, template, context)
     if len(pieces) == 1:  # no form: the page is the same for every such visitor, bytes and all
-        keep_for_everyone()
-        return _html_response(pieces[0])
+        return keep_for_everyone(_html_response(pieces[0]))
     token = Markup('<input type="hidden" name="csrf_token" value="{}">').format(page_csrf_token())
     return _html_response(str(token).encode().join(pieces))
 
