@@ -19,6 +19,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -459,14 +460,17 @@ def mariadb(services: Services) -> None:
 
 @pytest.fixture
 def redis_commands(monkeypatch) -> list[bytes]:
-    """Every command any Redis connection of this process sends from now on (the pool's,
-    pipelines, subscribers), as the bytes that go to Redis; clear it to start again."""
+    """Every command any Redis connection sends from now on in this thread, where the test
+    client runs its requests (the pool's, pipelines), as the bytes that go to Redis; clear it to
+    start again. Other threads' (the catalog version watch's) are left out."""
     sent: list[bytes] = []
     original = redis.connection.AbstractConnection.send_packed_command
+    test_thread = threading.get_ident()
 
     def counting(self, command, *args, **kwargs):
-        parts = [command] if isinstance(command, bytes | str) else command
-        sent.append(b"".join(p.encode() if isinstance(p, str) else bytes(p) for p in parts))
+        if threading.get_ident() == test_thread:
+            parts = [command] if isinstance(command, bytes | str) else command
+            sent.append(b"".join(p.encode() if isinstance(p, str) else bytes(p) for p in parts))
         return original(self, command, *args, **kwargs)
 
     monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)

@@ -126,14 +126,14 @@ class VersionWatch:
     broadcast mode on the version's two keys, redirected to itself and subscribed to
     `__redis__:invalidate`: any write of either key, by any process (a bump, an earlier
     release's `INCR`, a flush, the epoch made afresh), sends it a message, upon which the copy
-    is dropped at once and read again. The copy is also read again every `revalidate` seconds
+    is read again at once. The copy is also read again every `revalidate` seconds
     (a failover that kept the connection open would otherwise go unseen), and is None (every
     request reads the version from Redis, as without the watch) until the connection is made
     and whenever it fails; it is made again after a pause. A version this process bumps itself
     is taken at once (`note`), so a request of this process never reads the catalog older than
     its own commit; another process's change reaches it within the time Redis and this thread
-    take to pass the message on (well under a millisecond on a quiet machine, a few under
-    load), rather than on the next request strictly.
+    take to pass the message on and read the version (well under a millisecond on a quiet
+    machine, a few under load), rather than on the next request strictly.
 
     The thread is started by the first read in each process (a forked gunicorn worker starts
     its own) and is a daemon: it never holds a process up at exit."""
@@ -230,8 +230,11 @@ class VersionWatch:
                 if changes == self._changes:  # nothing was dropped or noted meanwhile
                     self._version = version
             if connection.can_read(timeout=self._revalidate):
-                connection.read_response()  # an invalidation (or a flush's, with no keys)
-                self._drop()
+                # An invalidation (or a flush's, with no keys): read again at once. The copy
+                # stays meanwhile, one round trip: tracking knows key names, not databases, so
+                # another database's catalog on the same server sends messages too, and those
+                # must not send this process's requests to Redis.
+                connection.read_response()
                 while connection.can_read(timeout=0):  # several at once: one read covers all
                     connection.read_response()
 
