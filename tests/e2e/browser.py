@@ -24,6 +24,29 @@ def watch(page, *, responses: bool = True) -> list[str]:
     return problems
 
 
+class InFlight:
+    """The page's requests not yet answered: `settle()` returns once every request the page
+    made has its answer (or failed) and the fonts are in, which is what Playwright's
+    "networkidle" waits for, without its fixed half second of silence after each page."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.open: set = set()
+        page.on("request", lambda request: self.open.add(request))
+        page.on("requestfinished", lambda request: self.open.discard(request))
+        page.on("requestfailed", lambda request: self.open.discard(request))
+
+    def settle(self, seconds: float = 10) -> None:
+        self.page.evaluate("document.fonts.ready.then(() => true)")
+        for _ in range(int(seconds * 50)):
+            if not self.open:
+                return
+            self.page.wait_for_timeout(20)  # lets Playwright deliver the page's events
+        raise AssertionError(
+            f"still waiting after {seconds} s for {sorted(r.url for r in self.open)}"
+        )
+
+
 SCREENS_DIR = "SCREENS_DIR"
 
 

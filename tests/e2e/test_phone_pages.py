@@ -10,7 +10,7 @@ import pytest
 
 from app.models.types import utcnow
 from app.services.accounts import hash_password
-from tests.e2e.browser import screenshot, watch
+from tests.e2e.browser import InFlight, screenshot, watch
 from tests.factories import (
     ChapterFactory,
     CouponFactory,
@@ -101,7 +101,7 @@ def test_no_student_page_scrolls_sideways(browser, live_server, shop, language, 
     context = browser.new_context(viewport=size, locale="zh-CN")
     context.set_default_timeout(10_000)
     page = context.new_page()
-    problems = watch(page)
+    problems, in_flight = watch(page), InFlight(page)
     try:
         page.goto(f"{live_server}/lang/{language}")
         visitor_pages = {"login": "/login", "register": "/register"}
@@ -136,7 +136,7 @@ def test_no_student_page_scrolls_sideways(browser, live_server, shop, language, 
         for name, path in pages.items():
             response = page.goto(live_server + path)
             assert response.status == 200, f"{path}: {response.status}"
-            page.wait_for_load_state("networkidle")
+            in_flight.settle()
             screenshot(page, f"pages-{size['width']}-{language}-{name}")
             assert overflow(page) <= 0, f"{path} scrolls sideways by {overflow(page)} px"
             html_lang = page.evaluate("document.documentElement.lang")
