@@ -268,6 +268,7 @@ ENVIRONMENT: dict[str, tuple[str, Callable[[str], Any]]] = {
     "MEDIA_URL_TTL_SECONDS": ("MEDIA_URL_TTL_SECONDS", int),
     "MEDIA_MAX_BYTES": ("MEDIA_MAX_BYTES", int),
     "MEDIA_ACCEL_REDIRECT": ("MEDIA_ACCEL_REDIRECT", str),
+    "DEMO_MEDIA_CACHE": ("DEMO_MEDIA_CACHE", str),
     "CORS_ORIGINS": ("CORS_ORIGINS", parse_list),
     "CATALOG_VERSION_WATCH": ("CATALOG_VERSION_WATCH", parse_flag),
     "PROXY_FIX_X_FOR": ("PROXY_FIX_X_FOR", int),

@@ -12,8 +12,9 @@ test. The app runs with DATABASE_REPLICA_URL and REDIS_SENTINELS, as in producti
 Ports (override with the environment): CLUSTER_HTTP_PORT (5180; app servers on the next two),
 CLUSTER_DB_PORT (3450; the replica on the next), CLUSTER_REDIS_PORT (6450; the replica on the
 next), CLUSTER_SENTINEL_PORT (26450; three from there). Settings passed to the app as they are:
-CAPTCHA_ENABLED, RATELIMIT_ENABLED, ORDER_PAYMENT_TIMEOUT_MINUTES, and the workers' timings
-WORKER_TTL, WORKER_JOB_MONITORING, WORKER_HEARTBEAT_GRACE, WORKER_MAINTENANCE (worker.py).
+CAPTCHA_ENABLED, RATELIMIT_ENABLED, ORDER_PAYMENT_TIMEOUT_MINUTES, the workers' timings
+WORKER_TTL, WORKER_JOB_MONITORING, WORKER_HEARTBEAT_GRACE, WORKER_MAINTENANCE (worker.py), and
+DEMO_MEDIA_CACHE (the seed's encoded lessons, kept between clusters).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ PASSED = (
     "WORKER_JOB_MONITORING",
     "WORKER_HEARTBEAT_GRACE",
     "WORKER_MAINTENANCE",
+    "DEMO_MEDIA_CACHE",
 )
 
 
@@ -108,22 +110,34 @@ class Cluster:
 
     # --- MariaDB --------------------------------------------------------------------------------
 
-    def mariadb(self, name: str, server_id: int, replica: bool) -> None:
-        data = self.base / name
-        if not (data / "mysql").exists():
-            subprocess.run(  # noqa: S603
-                [
-                    shutil.which("mariadb-install-db") or "mariadb-install-db",
-                    "--no-defaults",
-                    f"--datadir={data}",
-                    "--auth-root-authentication-method=normal",
-                    "--skip-test-db",
-                    *(["--user=root"] if os.geteuid() == 0 else []),
-                ],
-                check=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+    def install_mariadb(self, *names: str) -> None:
+        """A data dir for each server that has none, made side by side."""
+        made = []
+        for name in names:
+            data = self.base / name
+            if (data / "mysql").exists():
+                continue
+            made.append(
+                subprocess.Popen(  # noqa: S603
+                    [
+                        shutil.which("mariadb-install-db") or "mariadb-install-db",
+                        "--no-defaults",
+                        f"--datadir={data}",
+                        "--auth-root-authentication-method=normal",
+                        "--skip-test-db",
+                        *(["--user=root"] if os.geteuid() == 0 else []),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             )
+        for process in made:
+            if process.wait() != 0:
+                raise subprocess.CalledProcessError(process.returncode, process.args)
+
+    def mariadb(self, name: str, server_id: int, replica: bool) -> None:
+        """Started; `ready()` waits for it to answer."""
+        data = self.base / name
         argv = [
             shutil.which("mariadbd") or "/usr/sbin/mariadbd",
             "--no-defaults",
@@ -145,7 +159,15 @@ class Cluster:
             *(["--user=root"] if os.geteuid() == 0 else []),
         ]
         self.spawn(name, argv, port=self.ports[name], socket=f"{data}/mysqld.sock")
-        wait_for(lambda: self.sql(name, "SELECT 1"), f"MariaDB {name}", 60)
+
+    def ready(self, *names: str) -> None:
+        """Waits until each of these servers (MariaDB, Redis or Sentinel) answers."""
+        for name in names:
+            if "socket" in self.processes[name]:
+                wait_for(lambda name=name: self.sql(name, "SELECT 1"), f"MariaDB {name}", 60)
+            else:
+                server_port = self.processes[name]["port"]
+                wait_for(lambda p=server_port: redis_ping(p), name, 20)
 
     def sql(self, name: str, *statements: str) -> list:
         import pymysql
@@ -210,7 +232,6 @@ class Cluster:
         if replica_of:
             argv += ["--replicaof", "127.0.0.1", str(replica_of)]
         self.spawn(name, argv, port=self.ports[name])
-        wait_for(lambda: redis_ping(self.ports[name]), f"Redis {name}", 20)
 
     def sentinel(self, index: int) -> None:
         name = f"sentinel{index + 1}"
@@ -235,7 +256,6 @@ class Cluster:
             [shutil.which("redis-server") or "redis-server", str(conf), "--sentinel"],
             port=sentinel_port,
         )
-        wait_for(lambda: redis_ping(sentinel_port), f"Sentinel {name}", 20)
 
     # --- the app --------------------------------------------------------------------------------
 
@@ -353,14 +373,18 @@ class Cluster:
             (self.base / folder).mkdir(exist_ok=True)
         self.processes = {}
         say(f"cluster in {self.base}")
+        # Every server started at once, then waited for.
+        self.install_mariadb("db_primary", "db_replica")
         self.mariadb("db_primary", 1, replica=False)
         self.mariadb("db_replica", 2, replica=True)
-        self.replicate()
-        say("MariaDB primary and replica: replicating")
         self.redis("redis_master")
         self.redis("redis_replica", replica_of=self.ports["redis_master"])
         for index in range(3):
             self.sentinel(index)
+        self.ready("db_primary", "db_replica")
+        self.replicate()
+        say("MariaDB primary and replica: replicating")
+        self.ready("redis_master", "redis_replica", "sentinel1", "sentinel2", "sentinel3")
         say("Redis master, replica and three Sentinels: up")
         self.flask("db", "upgrade")
         self.flask("seed-demo")
@@ -369,10 +393,10 @@ class Cluster:
         self.app_server("app2")
         self.worker("worker1")
         self.worker("worker2")
+        self.nginx()
         for name in ("app1", "app2"):
             url = f"http://127.0.0.1:{self.ports[name]}/healthz"
             wait_for(lambda url=url: http_ok(url), f"app server {name}", 60)
-        self.nginx()
         url = f"http://127.0.0.1:{self.ports['nginx']}"
         wait_for(lambda: http_ok(f"{url}/healthz"), "nginx", 20)
         self.save()
