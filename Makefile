@@ -33,9 +33,12 @@ worker: install
 
 # Two test processes (pytest-xdist; each has a database and a Redis db of its own), handed whole
 # files, slowest first (tests/conftest.py). TEST_WORKERS=0 runs everything in one process.
+# Bytecode written even where the environment says not to (PYTHONDONTWRITEBYTECODE): the suite
+# starts dozens of Python processes (app servers, workers, the CLI), each of which would compile
+# the app again.
 TEST_WORKERS ?= 2
 test: install
-	$(BIN)/pytest --basetemp=.pytest_tmp -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest --basetemp=.pytest_tmp -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 		--durations=15 \
 		$(PYTEST_ARGS)
 

@@ -16,6 +16,7 @@ SQLite every test is emptied after, as before.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import tempfile
@@ -162,6 +163,34 @@ def test_config(services: Services, tmp_path: Path, **extra) -> dict:
     }
     config.update(extra)
     return config
+
+
+# Sandbox key pairs made by the app come from a few RSA keys made once per run: a 2048-bit key
+# is ~60 ms of CPU, and the suite's apps would make some 400 of them. Consecutive keys differ
+# (an app's and the gateway's pair, a test's second key); tests/functional/test_payment_keys.py
+# makes its own where it needs one.
+RSA_KEYS_PER_RUN = 4
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _few_rsa_keys() -> Iterator[None]:
+    from app.services.payments import keys
+
+    made: list = []
+    turn = itertools.count()
+    lock = threading.Lock()
+    original = keys.new_private_key
+
+    def new_private_key():
+        with lock:
+            index = next(turn) % RSA_KEYS_PER_RUN
+            if index == len(made):
+                made.append(original())
+            return made[index]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keys, "new_private_key", new_private_key)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -329,26 +358,57 @@ FRESH_APP = "fresh_app"
 PATHS = ("INSTANCE_DIR", "STATIC_INDEX_DIR", "UPLOAD_FOLDER", "MEDIA_FOLDER")
 
 
+# Settings that name a server of the test's own (at a port the next test may be given again)
+# or start what the test stops (the catalog version watch's thread): an app made with them is
+# the test's alone, never lent.
+NEVER_LENT = frozenset(
+    {
+        "SQLALCHEMY_DATABASE_URI",
+        "REDIS_URL",
+        "DATABASE_REPLICA_URL",
+        "REDIS_SENTINELS",
+        "CATALOG_VERSION_WATCH",
+    }
+)
+
+
+@dataclass
+class Lent:
+    app: Any
+    settings: dict[str, Any]
+
+
 @dataclass
 class Reused:
-    """The app the plain `app` fixture lends to one test after another: building one (its
-    hundreds of URL rules, Flask-Admin's views) costs more than most tests, and nothing of a
-    test stays in it: its settings are put back, its folders are the test's own, its payment
-    state is dropped, and its database and Redis are cleaned like any app's."""
+    """The apps `make_app` lends to one test after another, one per set of extra settings:
+    building one (its hundreds of URL rules, Flask-Admin's views) costs more than most tests,
+    and nothing of a test stays in it: its settings are put back, its folders are the test's
+    own, its payment state is dropped, and its database and Redis are cleaned like any app's."""
 
-    app: Any = None
-    settings: dict[str, Any] | None = None
+    apps: dict[tuple, Lent]
 
 
 @pytest.fixture(scope="session")
 def _reused() -> Reused:
-    return Reused()
+    return Reused({})
 
 
-def _lend(reused: Reused, services: Services, tmp_path: Path):
-    app = reused.app
+def _lending_key(extra: dict[str, Any]) -> tuple | None:
+    """What an app made with `extra` is filed under, or None when it is never lent."""
+    if NEVER_LENT & extra.keys():
+        return None
+    key = tuple(sorted(extra.items()))
+    try:
+        hash(key)
+    except TypeError:  # a dict or list setting: made afresh each time
+        return None
+    return key
+
+
+def _lend(lent: Lent, services: Services, tmp_path: Path):
+    app = lent.app
     app.config.clear()
-    app.config.update(reused.settings)
+    app.config.update(lent.settings)
     folders = {name: test_config(services, tmp_path)[name] for name in PATHS}
     for name, folder in folders.items():
         Path(folder).mkdir(parents=True, exist_ok=True)
@@ -365,9 +425,12 @@ def _lend(reused: Reused, services: Services, tmp_path: Path):
 
 @pytest.fixture
 def make_app(services: Services, _schema, tmp_path: Path, test_transaction, _reused, request):
-    """Build an app on the test servers with extra settings: `make_app(CAPTCHA_ENABLED=True)`.
-    `make_app(reuse=True)` (the `app` fixture) lends the suite's one plain app instead, unless
-    the test is marked `fresh_app`."""
+    """An app on the test servers with extra settings: `make_app(CAPTCHA_ENABLED=True)`.
+
+    An app made with the same settings for an earlier test is lent instead of building one,
+    unless the test is marked `fresh_app` (or TEST_APP_REUSE=0), a setting is one of
+    NEVER_LENT, or this test has that app already: a second app of the same settings stands
+    for another process, and is made for the test alone."""
     from app import create_app
 
     made = []
@@ -376,14 +439,16 @@ def make_app(services: Services, _schema, tmp_path: Path, test_transaction, _reu
         or os.environ.get("TEST_APP_REUSE") == "0"
     )
 
-    def factory(reuse: bool = False, **extra):
-        if reuse and not extra and not fresh and _reused.app is not None:
-            app = _lend(_reused, services, tmp_path)
+    def factory(**extra):
+        key = None if fresh else _lending_key(extra)
+        lent = _reused.apps.get(key) if key is not None else None
+        if lent is not None and all(app is not lent.app for app, _ in made):
+            app = _lend(lent, services, tmp_path)
         else:
             app = create_app(test_config(services, tmp_path, **extra), env="testing")
             app.test_client_class = IsolatedClient
-            if reuse and not extra and not fresh:
-                _reused.app, _reused.settings = app, dict(app.config)
+            if key is not None and key not in _reused.apps:
+                _reused.apps[key] = Lent(app, dict(app.config))
         engine = test_transaction.attach(app) if test_transaction is not None else None
         made.append((app, engine))
         return app
@@ -408,10 +473,10 @@ def app_with(make_app):
     pushed, on a clean database and Redis, cleaned again afterwards."""
 
     @contextlib.contextmanager
-    def made(reuse: bool = False, **settings):
+    def made(**settings):
         from app.extensions import db
 
-        app = make_app(reuse=reuse, **settings)
+        app = make_app(**settings)
         flush_redis(app)
         with app.app_context():
             rolled_back = isinstance(db.engines[None], Connection)
@@ -430,7 +495,7 @@ def app_with(make_app):
 def app(app_with):
     """The app, its context pushed for the test, on a clean database and Redis (the suite's one
     plain app, lent; mark a test `fresh_app` to have one made for it alone)."""
-    with app_with(reuse=True) as app:
+    with app_with() as app:
         yield app
 
 

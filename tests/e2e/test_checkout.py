@@ -67,6 +67,9 @@ def shop():
 
 
 def no_sideways_scroll(page) -> None:
+    # After a click the page's text can be there before its stylesheets are: measured unstyled,
+    # a table is wider than the phone.
+    page.wait_for_load_state("load")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= page.evaluate("window.innerWidth"), f"{page.url} is {width}px wide"
 

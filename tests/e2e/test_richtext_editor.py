@@ -16,7 +16,8 @@ from tests.e2e.browser import watch
 from tests.factories import UserFactory
 
 # Threads or a live server read through connections of their own: real commits.
-pytestmark = [pytest.mark.real_commits, pytest.mark.e2e]
+# fresh_app: the test adds a page of its own to the app (conftest.py lends apps otherwise).
+pytestmark = [pytest.mark.real_commits, pytest.mark.e2e, pytest.mark.fresh_app]
 
 PAGE = """<!doctype html>
 <html><head>

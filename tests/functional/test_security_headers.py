@@ -88,6 +88,7 @@ def page_with_a_script(make_app):
     return app.test_client()
 
 
+@pytest.mark.fresh_app  # the app gets a page or a policy of its own
 def test_a_template_gets_the_nonce_of_its_response(page_with_a_script):
     response = page_with_a_script.get("/with-a-script")
     assert response.get_data(as_text=True) == f'<script nonce="{nonce_of(response)}">1</script>'
@@ -95,6 +96,7 @@ def test_a_template_gets_the_nonce_of_its_response(page_with_a_script):
     assert policy == POLICY_WITH_NONCE.format(nonce=nonce_of(response))
 
 
+@pytest.mark.fresh_app  # the app gets a page or a policy of its own
 def test_every_request_gets_a_fresh_nonce(page_with_a_script):
     nonces = {nonce_of(page_with_a_script.get("/with-a-script")) for _ in range(5)}
     assert len(nonces) == 5
@@ -136,6 +138,7 @@ def test_form_action_allows_the_alipay_gateway_when_there_is_one(make_app):
     assert "form-action 'self' https://openapi.alipay.com;" in policy
 
 
+@pytest.mark.fresh_app  # the app gets a page or a policy of its own
 def test_staff_pages_can_be_given_their_own_policy(make_app):
     app = make_app()
     override_content_security_policy(

@@ -194,6 +194,10 @@ def _write_atomically(path: Path, data: bytes, mode: int) -> None:
         raise
 
 
+def new_private_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+
+
 def _ensure_pair(directory: Path, name: str) -> KeyPair:
     """Reuse `{name}_private.pem` when present, else make it; the private key is the truth and
     the public file is (re)written from it only when missing."""
@@ -202,7 +206,7 @@ def _ensure_pair(directory: Path, name: str) -> KeyPair:
     if private_path.exists():
         private_key = load_private_key_file(private_path)
     else:
-        private_key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+        private_key = new_private_key()
         _write_atomically(private_path, private_pem(private_key), 0o600)
     public_key = private_key.public_key()
     if public_path.exists():
