@@ -11,7 +11,8 @@ test. The app runs with DATABASE_REPLICA_URL and REDIS_SENTINELS, as in producti
 
 Ports (override with the environment): CLUSTER_HTTP_PORT (5180; app servers on the next two),
 CLUSTER_DB_PORT (3450; the replica on the next), CLUSTER_REDIS_PORT (6450; the replica on the
-next), CLUSTER_SENTINEL_PORT (26450; three from there). Settings passed to the app as they are:
+next), CLUSTER_SENTINEL_PORT (26450; three from there); CLUSTER_APP_WORKERS, each app server's
+gunicorn workers (2). Settings passed to the app as they are:
 CAPTCHA_ENABLED, RATELIMIT_ENABLED, ORDER_PAYMENT_TIMEOUT_MINUTES, the workers' timings
 WORKER_TTL, WORKER_JOB_MONITORING, WORKER_HEARTBEAT_GRACE, WORKER_MAINTENANCE (worker.py), and
 DEMO_MEDIA_CACHE (the seed's encoded lessons, kept between clusters).
@@ -322,7 +323,7 @@ class Cluster:
                 "--worker-class",
                 "gthread",
                 "--workers",
-                "2",
+                os.environ.get("CLUSTER_APP_WORKERS") or "2",
                 "--threads",
                 "4",
                 "--bind",
@@ -416,25 +417,32 @@ class Cluster:
             say(f"nothing to stop ({self.state_file} is missing)")
             return
         state = json.loads(self.state_file.read_text())
-        for name, process in reversed(list(state["processes"].items())):
-            stop(process["pid"], name)
+        # The front (nginx, app servers, workers) at once, then the servers behind it at once.
+        front = ("nginx", "app", "worker")
+        processes = [(process["pid"], name) for name, process in state["processes"].items()]
+        stop(*[(pid, name) for pid, name in processes if name.startswith(front)])
+        stop(*[(pid, name) for pid, name in processes if not name.startswith(front)])
         self.state_file.unlink()
         say("stopped")
 
 
-def stop(pid: int, name: str, wait: float = 10.0) -> None:
-    """SIGCONT (a frozen one), SIGTERM to its process group, SIGKILL after `wait` seconds."""
-    for sig in (signal.SIGCONT, signal.SIGTERM):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, sig)
+def stop(*processes: tuple[int, str], wait: float = 10.0) -> None:
+    """SIGCONT (a frozen one) and SIGTERM to each (pid, name)'s process group, SIGKILL to those
+    still running `wait` seconds later."""
+    for pid, _name in processes:
+        for sig in (signal.SIGCONT, signal.SIGTERM):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, sig)
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    say(f"{name} ({pid}) killed after {wait:.0f} s")
+    running = list(processes)
+    while running and time.monotonic() < deadline:
+        running = [(pid, name) for pid, name in running if alive(pid)]
+        if running:
+            time.sleep(0.1)
+    for pid, name in running:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        say(f"{name} ({pid}) killed after {wait:.0f} s")
 
 
 def alive(pid: int) -> bool:

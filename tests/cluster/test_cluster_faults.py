@@ -99,6 +99,9 @@ def cluster(tmp_path_factory):
         "CLUSTER_DIR": str(base),
         "CAPTCHA_ENABLED": "0",
         "RATELIMIT_ENABLED": "0",
+        # One gunicorn worker an app server: two servers are what nginx fails over between,
+        # and each worker started (again) is two seconds of CPU taken from the rest of the suite.
+        "CLUSTER_APP_WORKERS": "1",
         # The seed's lessons, encoded once for the whole run (tests/conftest.py's folder).
         "DEMO_MEDIA_CACHE": str(Path(tempfile.gettempdir()) / "luffy-test-demo-media"),
     }
