@@ -44,7 +44,7 @@ STUDENTS = 4
 # What a student spends reading a page between two rounds of shopping: traffic all through
 # every fault, without the clients and servers taking the whole machine (the rest of the suite
 # runs beside this test, and an app server started again must not wait for the CPU).
-THINK_SECONDS = 0.3
+THINK_SECONDS = 0.5
 # How long each fault (or calm) lasts while the students shop: long enough for each of them to
 # go through several rounds in it.
 HOLD_SECONDS = 3
