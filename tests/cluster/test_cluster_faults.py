@@ -47,7 +47,7 @@ STUDENTS = 4
 THINK_SECONDS = 0.5
 # How long each fault (or calm) lasts while the students shop: long enough for each of them to
 # go through several rounds in it.
-HOLD_SECONDS = 3
+HOLD_SECONDS = 2
 # A client gives up after this long: past DB_READ_TIMEOUT (15 s), where the app answers 503.
 CLIENT_TIMEOUT = 25
 ARTIFACT = REPO / "artifacts" / "cluster_faults.json"
