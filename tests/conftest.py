@@ -35,6 +35,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, RootTransaction, make_url
 from sqlalchemy.pool import NullPool
 
+from tests import DEMO_MEDIA_CACHE
+
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 # One database per test process, so that two runs side by side never share one. No TLS on
@@ -157,8 +159,7 @@ def test_config(services: Services, tmp_path: Path, **extra) -> dict:
         "STATIC_INDEX_DIR": str(tmp_path / "generated"),
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
         "MEDIA_FOLDER": str(tmp_path / "media"),
-        # seed-demo's encoded lessons, made once for every test (their names carry a digest).
-        "DEMO_MEDIA_CACHE": str(Path(tempfile.gettempdir()) / "luffy-test-demo-media"),
+        "DEMO_MEDIA_CACHE": str(DEMO_MEDIA_CACHE),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     }
     config.update(extra)
@@ -374,23 +375,19 @@ NEVER_LENT = frozenset(
 
 @dataclass
 class Lent:
-    app: Any
-    settings: dict[str, Any]
-
-
-@dataclass
-class Reused:
-    """The apps `make_app` lends to one test after another, one per set of extra settings:
+    """An app `make_app` lends to one test after another, with the settings it was made with:
     building one (its hundreds of URL rules, Flask-Admin's views) costs more than most tests,
     and nothing of a test stays in it: its settings are put back, its folders are the test's
     own, its payment state is dropped, and its database and Redis are cleaned like any app's."""
 
-    apps: dict[tuple, Lent]
+    app: Any
+    settings: dict[str, Any]
 
 
 @pytest.fixture(scope="session")
-def _reused() -> Reused:
-    return Reused({})
+def _lent_apps() -> dict[tuple, Lent]:
+    """The apps lent this run, one per set of extra settings (`_lending_key`)."""
+    return {}
 
 
 def _lending_key(extra: dict[str, Any]) -> tuple | None:
@@ -424,7 +421,7 @@ def _lend(lent: Lent, services: Services, tmp_path: Path):
 
 
 @pytest.fixture
-def make_app(services: Services, _schema, tmp_path: Path, test_transaction, _reused, request):
+def make_app(services: Services, _schema, tmp_path: Path, test_transaction, _lent_apps, request):
     """An app on the test servers with extra settings: `make_app(CAPTCHA_ENABLED=True)`.
 
     An app made with the same settings for an earlier test is lent instead of building one,
@@ -441,14 +438,14 @@ def make_app(services: Services, _schema, tmp_path: Path, test_transaction, _reu
 
     def factory(**extra):
         key = None if fresh else _lending_key(extra)
-        lent = _reused.apps.get(key) if key is not None else None
+        lent = _lent_apps.get(key) if key is not None else None
         if lent is not None and all(app is not lent.app for app, _ in made):
             app = _lend(lent, services, tmp_path)
         else:
             app = create_app(test_config(services, tmp_path, **extra), env="testing")
             app.test_client_class = IsolatedClient
-            if key is not None and key not in _reused.apps:
-                _reused.apps[key] = Lent(app, dict(app.config))
+            if key is not None and key not in _lent_apps:
+                _lent_apps[key] = Lent(app, dict(app.config))
         engine = test_transaction.attach(app) if test_transaction is not None else None
         made.append((app, engine))
         return app

@@ -26,7 +26,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ import requests
 from redis.sentinel import Sentinel
 from rq import Queue, Retry, Worker
 
+from tests import DEMO_MEDIA_CACHE
 from tests.servers import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,8 +102,7 @@ def cluster(tmp_path_factory):
         # One gunicorn worker an app server: two servers are what nginx fails over between,
         # and each worker started (again) is two seconds of CPU taken from the rest of the suite.
         "CLUSTER_APP_WORKERS": "1",
-        # The seed's lessons, encoded once for the whole run (tests/conftest.py's folder).
-        "DEMO_MEDIA_CACHE": str(Path(tempfile.gettempdir()) / "luffy-test-demo-media"),
+        "DEMO_MEDIA_CACHE": str(DEMO_MEDIA_CACHE),  # the seed's lessons, encoded once
     }
     up = subprocess.run(  # noqa: S603
         [str(REPO / "deploy" / "cluster"), "up"],
