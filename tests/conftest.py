@@ -35,7 +35,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, RootTransaction, make_url
 from sqlalchemy.pool import NullPool
 
-from tests import DEMO_MEDIA_CACHE
+from tests import DEMO_MEDIA_CACHE, FAST_PASSWORD_HASHER
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -194,6 +194,23 @@ def _few_rsa_keys() -> Iterator[None]:
         yield
 
 
+REAL_HASHER = "real_hasher"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(request) -> Iterator[None]:
+    """The app hashes and checks passwords with the tests' cheap argon2id (tests/__init__.py),
+    unless the test is marked `real_hasher`."""
+    if request.node.get_closest_marker(REAL_HASHER):
+        yield
+        return
+    from app.services import accounts
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "hasher", FAST_PASSWORD_HASHER)
+        yield
+
+
 @pytest.fixture(scope="session")
 def _schema(services: Services, tmp_path_factory) -> None:
     """The schema made once per run, by the migrations themselves."""
@@ -222,6 +239,9 @@ def pytest_configure(config) -> None:
     )
     config.addinivalue_line(
         "markers", f"{FRESH_APP}: the test gets an app made for it alone, not the lent one"
+    )
+    config.addinivalue_line(
+        "markers", f"{REAL_HASHER}: passwords hashed at the app's cost, not the tests' cheap one"
     )
 
 

@@ -26,11 +26,12 @@ from app.models import (
     User,
 )
 from app.models.types import utcnow
-from app.services.accounts import hash_password
+from tests import FAST_PASSWORD_HASHER
 
-# One hash for every factory user: argon2 is slow on purpose, tests need not be.
+# One hash for every factory user, made by the tests' hasher: argon2 is slow on purpose, tests
+# need not be.
 _PASSWORD = "password123"
-_PASSWORD_HASH = hash_password(_PASSWORD)
+_PASSWORD_HASH = FAST_PASSWORD_HASHER.hash(_PASSWORD)
 
 
 class BaseFactory(SQLAlchemyModelFactory):

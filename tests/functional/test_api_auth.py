@@ -288,6 +288,7 @@ def test_the_openapi_document_describes_the_account_endpoints(client):
     json.dumps(spec)  # serialisable as it stands
 
 
+@pytest.mark.real_hasher
 def test_passwords_are_hashed_at_least_at_owasps_argon2id_minimum(client):
     from argon2 import extract_parameters
 
@@ -303,6 +304,7 @@ def test_passwords_are_hashed_at_least_at_owasps_argon2id_minimum(client):
     assert parameters.parallelism >= 1
 
 
+@pytest.mark.real_hasher
 def test_a_hash_made_with_other_parameters_is_made_again_at_login(client):
     from argon2 import PasswordHasher, extract_parameters
 
