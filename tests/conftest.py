@@ -402,6 +402,19 @@ class Lent:
 
     app: Any
     settings: dict[str, Any]
+    shape: tuple = ()
+
+    def __post_init__(self) -> None:
+        self.shape = app_shape(self.app)
+
+
+def app_shape(app) -> tuple:
+    """What a test could add to an app that lending would carry into the next test: its pages
+    and their security policies."""
+    from app.security import EXTENSION
+
+    overrides = app.extensions[EXTENSION].csp_overrides
+    return frozenset(app.view_functions), repr(sorted(overrides.items()))
 
 
 @pytest.fixture(scope="session")
@@ -473,6 +486,13 @@ def make_app(services: Services, _schema, tmp_path: Path, test_transaction, _len
     yield factory
     from app.extensions import db
 
+    spoiled = [
+        key
+        for key, lent in _lent_apps.items()
+        if any(app is lent.app for app, _ in made) and app_shape(lent.app) != lent.shape
+    ]
+    for key in spoiled:  # lent no more: the next test gets one made afresh
+        del _lent_apps[key]
     for app, engine in made:
         watch = app.extensions.get("catalog_version_watch")
         if watch is not None:
@@ -482,6 +502,11 @@ def make_app(services: Services, _schema, tmp_path: Path, test_transaction, _len
             if engine is not None:
                 db.engines[None] = engine  # the test's connection is closed with it
             db.engine.dispose()
+    if spoiled:
+        pytest.fail(
+            "the test added a page or a policy to a lent app, which the next test would get: "
+            f"mark it @pytest.mark.{FRESH_APP}"
+        )
 
 
 @pytest.fixture
