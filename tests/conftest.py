@@ -409,12 +409,16 @@ class Lent:
 
 
 def app_shape(app) -> tuple:
-    """What a test could add to an app that lending would carry into the next test: its pages
-    and their security policies."""
+    """What a test could add to an app that lending would carry into the next test: its pages,
+    their security policies and the hooks around its requests."""
     from app.security import EXTENSION
 
-    overrides = app.extensions[EXTENSION].csp_overrides
-    return frozenset(app.view_functions), repr(sorted(overrides.items()))
+    hooks = (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs)
+    return (
+        frozenset(app.view_functions),
+        repr(sorted(app.extensions[EXTENSION].csp_overrides.items())),
+        [{scope: tuple(funcs) for scope, funcs in hook.items() if funcs} for hook in hooks],
+    )
 
 
 @pytest.fixture(scope="session")
@@ -504,8 +508,8 @@ def make_app(services: Services, _schema, tmp_path: Path, test_transaction, _len
             db.engine.dispose()
     if spoiled:
         pytest.fail(
-            "the test added a page or a policy to a lent app, which the next test would get: "
-            f"mark it @pytest.mark.{FRESH_APP}"
+            "the test added a page, a policy or a request hook to a lent app, which the next "
+            f"test would get: mark it @pytest.mark.{FRESH_APP}, or put back what it changed"
         )
 
 
