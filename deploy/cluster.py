@@ -41,6 +41,11 @@ DB_NAME = "luffy"
 DB_USER, DB_PASSWORD = "luffy", "luffy-cluster"
 REPL_USER, REPL_PASSWORD = "repl", "repl-cluster"
 APT_PACKAGES = ("nginx", "mariadb-server", "redis-server")
+# How long an app server keeps an idle connection from nginx (gunicorn's --keep-alive, seconds):
+# longer than nginx keeps it (the upstream's keepalive_timeout in deploy/nginx.conf), so that
+# closing one is always nginx's doing. Gunicorn's default (2 s) raced nginx: a connection closed
+# by gunicorn just as nginx sent a POST on it was a 502, and a POST is never sent again.
+APP_KEEP_ALIVE_SECONDS = 75
 # Settings of the app and its workers taken from the environment as they are.
 PASSED = (
     "CAPTCHA_ENABLED",
@@ -330,6 +335,8 @@ class Cluster:
                 f"127.0.0.1:{self.ports[name]}",
                 "--timeout",
                 "30",
+                "--keep-alive",
+                str(APP_KEEP_ALIVE_SECONDS),
                 "--graceful-timeout",
                 "5",
                 "wsgi:app",

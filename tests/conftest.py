@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -402,7 +402,7 @@ class Lent:
 
     app: Any
     settings: dict[str, Any]
-    shape: tuple = ()
+    shape: tuple = field(init=False)  # as made: see app_shape
 
     def __post_init__(self) -> None:
         self.shape = app_shape(self.app)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -37,6 +36,7 @@ from redis.sentinel import Sentinel
 from rq import Queue, Retry, Worker
 
 from tests import DEMO_MEDIA_CACHE
+from tests.cluster import load_cluster_module
 from tests.servers import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,13 +73,6 @@ QUICK_WORKERS = {
 
 def _have(binary: str) -> bool:
     return bool(shutil.which(binary) or Path(f"/usr/sbin/{binary}").exists())
-
-
-def load_cluster_module():
-    spec = importlib.util.spec_from_file_location("cluster", REPO / "deploy" / "cluster.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
