@@ -443,7 +443,8 @@ def _lend(lent: Lent, services: Services, tmp_path: Path):
     app = lent.app
     app.config.clear()
     app.config.update(lent.settings)
-    folders = {name: test_config(services, tmp_path)[name] for name in PATHS}
+    config = test_config(services, tmp_path)
+    folders = {name: config[name] for name in PATHS}
     for name, folder in folders.items():
         Path(folder).mkdir(parents=True, exist_ok=True)
         app.config[name] = folder

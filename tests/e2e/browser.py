@@ -47,6 +47,31 @@ class InFlight:
         )
 
 
+# The widths every page is checked at: a phone's and a laptop's.
+PHONE = {"width": 390, "height": 844}
+LAPTOP = {"width": 1366, "height": 900}
+
+
+def overflow(page) -> int:
+    """By how many pixels the page is wider than the window (0: no sideways scrolling)."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
+def at_each_width(page, shot: str, in_flight: InFlight | None = None) -> None:
+    """The page as loaded at the phone's width, then widened to the laptop's (the layout is
+    media queries: one load serves both): no sideways scrolling at either; a screenshot of
+    each, named `shot` with its {width}. Back at the phone's width afterwards."""
+    if in_flight is not None:
+        in_flight.settle()
+    for size in (PHONE, LAPTOP):
+        page.set_viewport_size(size)
+        screenshot(page, shot.format(width=size["width"]))
+        assert overflow(page) <= 0, (
+            f"{page.url} at {size['width']} px scrolls sideways by {overflow(page)} px"
+        )
+    page.set_viewport_size(PHONE)
+
+
 SCREENS_DIR = "SCREENS_DIR"
 
 

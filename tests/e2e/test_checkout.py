@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.e2e.browser import screenshot, watch
+from tests.e2e.browser import overflow, screenshot, watch
 from tests.factories import (
     ChapterFactory,
     CouponFactory,
@@ -70,8 +70,7 @@ def no_sideways_scroll(page) -> None:
     # After a click the page's text can be there before its stylesheets are: measured unstyled,
     # a table is wider than the phone.
     page.wait_for_load_state("load")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.evaluate("window.innerWidth"), f"{page.url} is {width}px wide"
+    assert overflow(page) <= 0, f"{page.url} scrolls sideways by {overflow(page)} px"
 
 
 # Each width in one language: every page on the way is also checked at both widths in both

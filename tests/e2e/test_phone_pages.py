@@ -11,7 +11,7 @@ import pytest
 
 from app.models.types import utcnow
 from app.services.accounts import hash_password
-from tests.e2e.browser import InFlight, screenshot, watch
+from tests.e2e.browser import LAPTOP, PHONE, InFlight, at_each_width, overflow, screenshot, watch
 from tests.factories import (
     ChapterFactory,
     CouponFactory,
@@ -30,8 +30,6 @@ from tests.shop_data import make_order
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "s3cret-pass"
-PHONE = {"width": 390, "height": 844}
-LAPTOP = {"width": 1366, "height": 900}
 
 
 @pytest.fixture
@@ -91,25 +89,6 @@ def sign_in(page, live_server, username: str) -> None:
     expect(page).not_to_have_url(f"{live_server}/login")
 
 
-def overflow(page) -> int:
-    """By how many pixels the page is wider than the window (0: no sideways scrolling)."""
-    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-
-
-def at_each_width(page, in_flight, name: str, language: str) -> None:
-    """The page as loaded at the phone's width, then widened to the laptop's (the layout is
-    media queries: one load serves both): no sideways scrolling at either; a screenshot of
-    each."""
-    in_flight.settle()
-    for size in (PHONE, LAPTOP):
-        page.set_viewport_size(size)
-        screenshot(page, f"pages-{size['width']}-{language}-{name}")
-        assert overflow(page) <= 0, (
-            f"{name} at {size['width']} px scrolls sideways by {overflow(page)} px"
-        )
-    page.set_viewport_size(PHONE)
-
-
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_no_student_page_scrolls_sideways(browser, live_server, shop, language):
     context = browser.new_context(viewport=PHONE, locale="zh-CN")
@@ -121,7 +100,7 @@ def test_no_student_page_scrolls_sideways(browser, live_server, shop, language):
         visitor_pages = {"login": "/login", "register": "/register"}
         for name, path in visitor_pages.items():
             page.goto(live_server + path)
-            at_each_width(page, in_flight, name, language)
+            at_each_width(page, f"pages-{{width}}-{language}-{name}", in_flight)
 
         sign_in(page, live_server, shop["student"].username)
         # Something in the cart, and a settlement made from it, as the cart's button does.
@@ -149,7 +128,7 @@ def test_no_student_page_scrolls_sideways(browser, live_server, shop, language):
         for name, path in pages.items():
             response = page.goto(live_server + path)
             assert response.status == 200, f"{path}: {response.status}"
-            at_each_width(page, in_flight, name, language)
+            at_each_width(page, f"pages-{{width}}-{language}-{name}", in_flight)
             html_lang = page.evaluate("document.documentElement.lang")
             assert html_lang == ("zh-CN" if language == "zh" else "en"), path
     finally:
